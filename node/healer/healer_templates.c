@@ -654,3 +654,141 @@ healer_templates_evictions(const healer_templates_t *self)
     assert(self);
     return self->evictions;
 }
+
+//  --------------------------------------------------------------------------
+//  Persistence: a header line, then "<id>\t<hits>\t<template>" per group,
+//  least recently used first so that loading in order restores the LRU order.
+
+int
+healer_templates_save(const healer_templates_t *self, FILE *out)
+{
+    assert(self);
+    assert(out);
+    if (fprintf(out, "%s\n", S_FILE_HEADER) < 0)
+        return -1;
+    for (uint32_t slot = self->oldest; slot != S_NO_SLOT;
+         slot = self->groups[slot].newer) {
+        const group_t *g = &self->groups[slot];
+        if (fprintf(out, "%lu\t%llu\t%s\n", (unsigned long) g->id,
+                    (unsigned long long) g->hits, g->text) < 0)
+            return -1;
+    }
+    return fflush(out) == 0 ? 0 : -1;
+}
+
+typedef enum {
+    S_READ_LINE,
+    S_READ_EOF,
+    S_READ_TOO_LONG,
+    S_READ_NUL,
+    S_READ_NO_NEWLINE,
+    S_READ_ERROR,
+} s_read_t;
+
+// Read one '\n'-terminated line into buf (cap bytes, NUL added, '\n' not
+// kept). Lines are untrusted: length and NULs are checked as bytes arrive.
+static s_read_t
+s_read_line(FILE *in, char *buf, size_t cap, size_t *len_p)
+{
+    size_t len = 0;
+    int c;
+    while ((c = getc(in)) != EOF && c != '\n') {
+        if (c == '\0')
+            return S_READ_NUL;
+        if (len + 1 >= cap)
+            return S_READ_TOO_LONG;
+        buf[len++] = (char) c;
+    }
+    buf[len] = '\0';
+    *len_p = len;
+    if (c == '\n')
+        return S_READ_LINE;
+    if (ferror(in))
+        return S_READ_ERROR;
+    return len == 0 ? S_READ_EOF : S_READ_NO_NEWLINE;
+}
+
+// Strict unsigned decimal: digits only, no sign, no space, no overflow.
+static int
+s_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t) (p[i] - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t
+s_count_tokens(const char *p, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = s_skip_space(p, 0, n); i < n; i = s_skip_space(p, i, n)) {
+        count++;
+        while (i < n && !s_is_space((unsigned char) p[i]))
+            i++;
+    }
+    return count;
+}
+
+typedef struct {
+    uint32_t id;
+    uint64_t hits;
+    const char *text;   // borrowed from the line buffer
+    size_t text_len;
+} s_record_t;
+
+// Split and check one record; returns NULL or what is wrong with it.
+static const char *
+s_parse_record(const healer_templates_t *self, const char *line, size_t len,
+               s_record_t *rec)
+{
+    const char *tab1 = memchr(line, '\t', len);
+    const char *tab2 = tab1 ? memchr(tab1 + 1, '\t', len - (size_t) (tab1 + 1 - line)) : NULL;
+    if (!tab2)
+        return "expected <id>\\t<hits>\\t<template>";
+    uint64_t v;
+    if (s_parse_u64(line, (size_t) (tab1 - line), HEALER_TEMPLATES_NONE - 1, &v))
+        return "bad id";
+    rec->id = (uint32_t) v;
+    if (s_parse_u64(tab1 + 1, (size_t) (tab2 - tab1 - 1), UINT64_MAX, &rec->hits))
+        return "bad hit count";
+    rec->text = tab2 + 1;
+    rec->text_len = len - (size_t) (rec->text - line);
+    for (size_t i = 0; i < rec->text_len; i++) {
+        unsigned char c = (unsigned char) rec->text[i];
+        if (c < ' ' || c == 0x7f)
+            return "control byte in template";
+    }
+    if (rec->text_len > S_TEXT_CAP(self->cfg.max_line_bytes))
+        return "template too long";
+    if (s_count_tokens(rec->text, rec->text_len) > self->cfg.max_tokens)
+        return "too many tokens";
+    return NULL;
+}
+
+// Install a checked record as a group (the caller made sure there is room).
+static int
+s_install(healer_templates_t *self, const s_record_t *rec)
+{
+    s_tokenize(self, rec->text, rec->text_len, S_TEXT_CAP(self->cfg.max_line_bytes));
+    uint32_t slot = s_group_create(self);
+    if (slot == S_NO_SLOT)
+        return -1;
+    group_t *g = &self->groups[slot];
+    s_id_del(self, g->id);   // swap the fresh id for the saved one
+    g->id = rec->id;
+    g->hits = rec->hits;
+    s_id_put(self, g->id, slot);
+    if (rec->id >= self->next_id)
+        self->next_id = rec->id + 1 == HEALER_TEMPLATES_NONE ? 0 : rec->id + 1;
+    return 0;
+}
