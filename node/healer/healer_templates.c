@@ -788,7 +788,91 @@ s_install(healer_templates_t *self, const s_record_t *rec)
     g->id = rec->id;
     g->hits = rec->hits;
     s_id_put(self, g->id, slot);
-    if (rec->id >= self->next_id)
-        self->next_id = rec->id + 1 == HEALER_TEMPLATES_NONE ? 0 : rec->id + 1;
     return 0;
+}
+
+static const char *
+s_read_problem(s_read_t r)
+{
+    switch (r) {
+    case S_READ_TOO_LONG:
+        return "line too long";
+    case S_READ_NUL:
+        return "NUL byte";
+    case S_READ_NO_NEWLINE:
+        return "truncated (no final newline)";
+    default:
+        return "read error";
+    }
+}
+
+// Read the records after the header; returns 0 or -1 with err filled in.
+static int
+s_load_records(healer_templates_t *self, FILE *in, char *buf, size_t cap,
+               char *err, size_t errlen)
+{
+    uint64_t max_id = 0;
+    bool any = false;
+    for (unsigned long lineno = 2;; lineno++) {
+        size_t len;
+        s_read_t r = s_read_line(in, buf, cap, &len);
+        if (r == S_READ_EOF)
+            break;
+        const char *why = r == S_READ_LINE ? NULL : s_read_problem(r);
+        s_record_t rec;
+        if (!why)
+            why = s_parse_record(self, buf, len, &rec);
+        if (!why && s_id_find(self, rec.id) != S_NO_SLOT) {
+            snprintf(err, errlen, "line %lu: duplicate id %lu", lineno,
+                     (unsigned long) rec.id);
+            return -1;
+        }
+        if (!why && self->live == self->cfg.max_groups)
+            why = "more templates than max_groups";
+        if (!why && s_install(self, &rec) != 0)
+            why = "out of memory";
+        if (why) {
+            snprintf(err, errlen, "line %lu: %s", lineno, why);
+            return -1;
+        }
+        max_id = rec.id > max_id || !any ? rec.id : max_id;
+        any = true;
+    }
+    self->next_id = any ? (uint32_t) (max_id + 1) : 0;
+    if (self->next_id == HEALER_TEMPLATES_NONE)
+        self->next_id = 0;
+    return 0;
+}
+
+healer_templates_t *
+healer_templates_load(FILE *in, const healer_templates_cfg_t *cfg, char *err,
+                      size_t errlen)
+{
+    assert(in);
+    char dummy[1];
+    if (!err || errlen == 0) {   // callers may not care why; we still need room
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    healer_templates_t *self = healer_templates_new(cfg);
+    if (!self) {
+        snprintf(err, errlen, "bad config or out of memory");
+        return NULL;
+    }
+    // Record = id, hits, template and two tabs: bounded by the template cap.
+    size_t cap = S_TEXT_CAP(self->cfg.max_line_bytes) + 48;
+    char *buf = malloc(cap);
+    size_t len;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        healer_templates_destroy(&self);
+    } else if (s_read_line(in, buf, cap, &len) != S_READ_LINE ||
+               strcmp(buf, S_FILE_HEADER) != 0) {
+        snprintf(err, errlen, "line 1: not a healbus templates file");
+        healer_templates_destroy(&self);
+    } else if (s_load_records(self, in, buf, cap, err, errlen) != 0) {
+        healer_templates_destroy(&self);
+    }
+    free(buf);
+    return self;
 }

@@ -131,7 +131,12 @@ s_window_tail_p(const s_window_t *w, double v, int upper)
         return (as_extreme + 1.0) / (n + 1.0);
     }
     uint32_t k = n / 64 > 4 ? n / 64 : 4;
+    //  a tail of ties (counts, idle zeros) has no spread of its own: borrow
+    //  a share of the whole range so one small step is not infinitely rare
     double scale = s_window_tail_scale(w, k, upper);
+    double floor = (w->sorted[n - 1] - w->sorted[0]) / k;
+    if (scale < floor)
+        scale = floor;
     if (!(scale > 0))
         return 0; // never moved at all before: any move is news
     return exp(-beyond / scale) / (n + 1.0);
