@@ -46,7 +46,7 @@ static const char s_usage[] =
     "  --csv FILE      the series to score (required)\n"
     "  --history N     samples each view remembers (default 2048)\n"
     "  --refractory N  samples after an alert with no new alert (default 288)\n"
-    "  --alpha P       tail probability per sample that alerts (default 1e-5)\n"
+    "  --alpha P       tail probability per sample that alerts (default 5e-4)\n"
     "  -h, --help      this text\n"
     "\n"
     "The defaults are the one setting used for every series; the other\n"
@@ -246,10 +246,8 @@ s_run_rows(s_run_t *run)
     for (;;) {
         run->line++;
         s_line_t got = s_read_line(run->in, buf, &len);
-        if (got == S_LINE_EOF)
-            return s_read_error(run, got);
         if (got != S_LINE_OK)
-            return s_read_error(run, got);
+            return s_read_error(run, got); // 0 at a clean end of file
         int rc = s_do_row(run, buf, len);
         if (rc != 0)
             return rc;

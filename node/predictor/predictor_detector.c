@@ -40,8 +40,9 @@ typedef struct {
 //  catch shifts too small to stand out in one sample but steady enough to
 //  move a short average out of its usual range.
 static const s_view_def_t s_views[] = {
-    {S_STREAM_LEVEL, 1},  {S_STREAM_LEVEL, 12}, {S_STREAM_STEP, 1},
-    {S_STREAM_SEASON, 1}, {S_STREAM_SEASON, 12},
+    {S_STREAM_LEVEL, 1},
+    {S_STREAM_LEVEL, 12},
+    {S_STREAM_SEASON, 1},
 };
 #define S_NVIEWS (sizeof s_views / sizeof s_views[0])
 
@@ -134,7 +135,7 @@ s_window_tail_p(const s_window_t *w, double v, int upper)
     //  a tail of ties (counts, idle zeros) has no spread of its own: borrow
     //  a share of the whole range so one small step is not infinitely rare
     double scale = s_window_tail_scale(w, k, upper);
-    double floor = (w->sorted[n - 1] - w->sorted[0]) / k;
+    double floor = (w->sorted[n - 1] - w->sorted[0]) / n;
     if (scale < floor)
         scale = floor;
     if (!(scale > 0))
@@ -245,7 +246,7 @@ predictor_detector_cfg_default(predictor_detector_cfg_t *cfg)
     assert(cfg);
     cfg->history = 2048;   // a week of 5-minute samples
     cfg->refractory = 288; // a day of 5-minute samples
-    cfg->alpha = 1e-5;
+    cfg->alpha = 5e-4; // one sample in 2000 on a steady series
     cfg->season_ms = 86400000;
 }
 
@@ -445,4 +446,236 @@ predictor_detector_strerror(predictor_detector_err_t err)
     if ((unsigned) err >= sizeof texts / sizeof texts[0])
         return "unknown error";
     return texts[err];
+}
+
+// ---------------------------------------------------------------------------
+//  State blob: fixed little-endian layout, written and read field by field
+//  so that it does not depend on struct padding or host byte order.
+
+typedef struct {
+    uint8_t *p;
+    size_t left;
+} s_writer_t;
+
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+} s_reader_t;
+
+static void
+s_put_u64(s_writer_t *w, uint64_t v, int bytes)
+{
+    assert(w->left >= (size_t) bytes); // sized by blob_size beforehand
+    for (int i = 0; i < bytes; i++)
+        *w->p++ = (uint8_t) (v >> (8 * i));
+    w->left -= (size_t) bytes;
+}
+
+static void
+s_put_f64(s_writer_t *w, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    s_put_u64(w, bits, 8);
+}
+
+static bool
+s_get_u64(s_reader_t *r, uint64_t *v, int bytes)
+{
+    if (r->left < (size_t) bytes)
+        return false;
+    *v = 0;
+    for (int i = 0; i < bytes; i++)
+        *v |= (uint64_t) *r->p++ << (8 * i);
+    r->left -= (size_t) bytes;
+    return true;
+}
+
+static bool
+s_get_u32(s_reader_t *r, uint32_t *v)
+{
+    uint64_t x;
+    if (!s_get_u64(r, &x, 4))
+        return false;
+    *v = (uint32_t) x;
+    return true;
+}
+
+static bool
+s_get_f64(s_reader_t *r, double *v)
+{
+    uint64_t bits;
+    if (!s_get_u64(r, &bits, 8))
+        return false;
+    memcpy(v, &bits, sizeof bits);
+    return true;
+}
+
+//  FNV-1a, 64 bits: enough to catch a damaged file, not an adversary.
+static uint64_t
+s_checksum(const uint8_t *p, size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+//  magic, version, length, cfg (4+4+8+8), counters (8+8+4+4), arrays, sum
+#define S_BLOB_FIXED (4 + 4 + 8 + 24 + 24 + 8)
+
+static size_t
+s_blob_size(uint32_t history)
+{
+    return S_BLOB_FIXED + (size_t) history * 8 * (1 + S_STREAMS + S_NVIEWS) +
+           S_NVIEWS * 8;
+}
+
+size_t
+predictor_detector_blob_size(const predictor_detector_t *self)
+{
+    assert(self);
+    return s_blob_size(self->cfg.history);
+}
+
+predictor_detector_err_t
+predictor_detector_save(const predictor_detector_t *self, void *buf,
+                        size_t cap, size_t *len_out)
+{
+    assert(self);
+    assert(buf);
+    size_t len = s_blob_size(self->cfg.history);
+    if (cap < len)
+        return PREDICTOR_DETECTOR_ESPACE;
+    s_writer_t w = {buf, len};
+    uint32_t h = self->cfg.history;
+    s_put_u64(&w, PREDICTOR_DETECTOR_MAGIC, 4);
+    s_put_u64(&w, PREDICTOR_DETECTOR_VERSION, 4);
+    s_put_u64(&w, len, 8);
+    s_put_u64(&w, h, 4);
+    s_put_u64(&w, self->cfg.refractory, 4);
+    s_put_f64(&w, self->cfg.alpha);
+    s_put_u64(&w, (uint64_t) self->cfg.season_ms, 8);
+    s_put_u64(&w, self->samples, 8);
+    s_put_u64(&w, self->since_alert, 8);
+    s_put_u64(&w, self->head, 4);
+    s_put_u64(&w, self->count, 4);
+    for (uint32_t i = 0; i < h; i++)
+        s_put_u64(&w, (uint64_t) self->ts[i], 8);
+    for (int s = 0; s < S_STREAMS; s++)
+        for (uint32_t i = 0; i < h; i++)
+            s_put_f64(&w, self->stream[s][i]);
+    for (size_t v = 0; v < S_NVIEWS; v++) {
+        s_put_u64(&w, self->view[v].head, 4);
+        s_put_u64(&w, self->view[v].count, 4);
+        for (uint32_t i = 0; i < h; i++)
+            s_put_f64(&w, self->view[v].ring[i]);
+    }
+    s_put_u64(&w, s_checksum(buf, len - 8), 8);
+    *len_out = len;
+    return PREDICTOR_DETECTOR_OK;
+}
+
+//  Check the envelope (length, magic, version, checksum) and read the
+//  configuration. On success the reader stands at the counters.
+static predictor_detector_err_t
+s_load_header(s_reader_t *r, predictor_detector_cfg_t *cfg)
+{
+    const uint8_t *start = r->p;
+    size_t len = r->left;
+    uint32_t magic, version;
+    uint64_t declared, season;
+    if (!s_get_u32(r, &magic) || !s_get_u32(r, &version) ||
+        !s_get_u64(r, &declared, 8))
+        return PREDICTOR_DETECTOR_ETRUNC;
+    if (magic != PREDICTOR_DETECTOR_MAGIC)
+        return PREDICTOR_DETECTOR_EMAGIC;
+    if (version != PREDICTOR_DETECTOR_VERSION)
+        return PREDICTOR_DETECTOR_EVERSION;
+    if (declared != len || len < S_BLOB_FIXED)
+        return PREDICTOR_DETECTOR_ETRUNC;
+    uint64_t sum;
+    s_reader_t tail = {start + len - 8, 8};
+    if (!s_get_u64(&tail, &sum, 8) || sum != s_checksum(start, len - 8))
+        return PREDICTOR_DETECTOR_ECHECKSUM;
+    if (!s_get_u32(r, &cfg->history) || !s_get_u32(r, &cfg->refractory) ||
+        !s_get_f64(r, &cfg->alpha) || !s_get_u64(r, &season, 8))
+        return PREDICTOR_DETECTOR_ETRUNC;
+    cfg->season_ms = (int64_t) season;
+    if (!s_cfg_valid(cfg) || s_blob_size(cfg->history) != len)
+        return PREDICTOR_DETECTOR_ESTATE;
+    return PREDICTOR_DETECTOR_OK;
+}
+
+//  A ring fills from slot 0, so until it is full its head equals its count.
+static bool
+s_ring_valid(uint32_t head, uint32_t count, uint32_t h)
+{
+    return count <= h && head < h && (count == h || head == count);
+}
+
+//  Read one view's ring and rebuild its sorted copy.
+static bool
+s_load_view(s_reader_t *r, s_window_t *w, uint32_t h)
+{
+    if (!s_get_u32(r, &w->head) || !s_get_u32(r, &w->count) ||
+        !s_ring_valid(w->head, w->count, h))
+        return false;
+    for (uint32_t i = 0; i < h; i++)
+        if (!s_get_f64(r, &w->ring[i]) || (i < w->count && !isfinite(w->ring[i])))
+            return false;
+    memcpy(w->sorted, w->ring, w->count * sizeof(double));
+    qsort(w->sorted, w->count, sizeof(double), s_cmp_double);
+    return true;
+}
+
+static bool
+s_load_state(s_reader_t *r, predictor_detector_t *self)
+{
+    uint32_t h = self->cfg.history;
+    uint64_t bits;
+    if (!s_get_u64(r, &self->samples, 8) ||
+        !s_get_u64(r, &self->since_alert, 8) || !s_get_u32(r, &self->head) ||
+        !s_get_u32(r, &self->count) ||
+        !s_ring_valid(self->head, self->count, h))
+        return false;
+    for (uint32_t i = 0; i < h; i++) {
+        if (!s_get_u64(r, &bits, 8))
+            return false;
+        self->ts[i] = (int64_t) bits;
+    }
+    for (int s = 0; s < S_STREAMS; s++)
+        for (uint32_t i = 0; i < h; i++)
+            if (!s_get_f64(r, &self->stream[s][i]))
+                return false;
+    for (uint32_t i = 0; i < self->count; i++)
+        if (!isfinite(self->stream[S_STREAM_LEVEL][i]))
+            return false;
+    for (size_t v = 0; v < S_NVIEWS; v++)
+        if (!s_load_view(r, &self->view[v], h))
+            return false;
+    return true;
+}
+
+predictor_detector_t *
+predictor_detector_load(const void *buf, size_t len,
+                        predictor_detector_err_t *why)
+{
+    predictor_detector_t *self = NULL;
+    predictor_detector_cfg_t cfg;
+    s_reader_t r = {buf, buf ? len : 0};
+    predictor_detector_err_t err = s_load_header(&r, &cfg);
+    if (err != PREDICTOR_DETECTOR_OK)
+        goto out;
+    self = predictor_detector_new(&cfg, &err);
+    if (!self)
+        goto out;
+    if (!s_load_state(&r, self)) {
+        err = PREDICTOR_DETECTOR_ESTATE;
+        predictor_detector_destroy(&self);
+    }
+out:
+    if (why)
+        *why = err;
+    return self;
 }
