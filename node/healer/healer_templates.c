@@ -39,7 +39,7 @@ typedef struct {
 // One tokenised line, in the miner's scratch: no allocation per line.
 typedef struct {
     char *buf;        // masked token texts, back to back, no separators
-    uint32_t *off;    // token i is buf[off[i] .. off[i] + len[i])
+    const char **ptr; // token i is ptr[i][0 .. len[i]), in buf or S_WILD
     uint32_t *len;
     uint64_t *hash;
     uint32_t ntok;
@@ -121,27 +121,104 @@ s_pow2_at_least(size_t n)
 //  --------------------------------------------------------------------------
 //  Tokenising and masking one line into self->line
 
-// Write `piece` to `out` masked: a piece with a digit is an id, a count, an
-// address, a time or a hex value in nearly every log, so it becomes "<*>".
+typedef enum { S_PIECE_WORD, S_PIECE_VALUE, S_PIECE_PATH } s_piece_t;
+
+// Units of a byte count, each padded to 5 bytes with NULs.
+static const char s_size_units[] = "B\0\0\0\0KB\0\0\0MB\0\0\0GB\0\0\0TB\0\0\0"
+                                   "KiB\0\0MiB\0\0GiB\0\0TiB\0\0bytes";
+
+// Length of a table entry padded with NULs to `width` bytes.
 static size_t
-s_mask_piece(const char *p, size_t n, char *out)
+s_entry_len(const char *entry, size_t width)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= '0' && p[i] <= '9') {
-            memcpy(out, S_WILD, S_WILD_LEN);
-            return S_WILD_LEN;
-        }
+    const char *nul = memchr(entry, '\0', width);
+    return nul ? (size_t) (nul - entry) : width;
+}
+
+static bool
+s_is_size_unit(const char *p, size_t n)
+{
+    for (const char *u = s_size_units; *u; u += 5) {
+        if (s_entry_len(u, 5) == n && memcmp(u, p, n) == 0)
+            return true;
     }
-    memcpy(out, p, n);
+    return false;
+}
+
+// Top-level domains that mark a dotted name as an Internet host name
+// ("mail.example.org") rather than a code name ("org.example.Main", where
+// the domain comes first), padded to 4 bytes.
+static const char s_host_tlds[] = "com\0net\0org\0edu\0gov\0mil\0int\0info"
+                                  "biz\0";
+
+static bool
+s_is_host_name(const char *p, size_t n)
+{
+    const char *dot = memchr(p, '.', n);
+    while (dot) {
+        const char *label = dot + 1;
+        const char *next = memchr(label, '.', n - (size_t) (label - p));
+        size_t len = (size_t) ((next ? next : p + n) - label);
+        for (const char *t = s_host_tlds; *t && len <= 4; t += 4) {
+            if (s_entry_len(t, 4) == len && memcmp(t, label, len) == 0)
+                return true;
+        }
+        dot = next;
+    }
+    return false;
+}
+
+// Is the piece a value? One with a digit is an id, a count, an address, a
+// time or a hex value in nearly every log; one shaped like a path or URL
+// ("/var/x", "a/b/c", "//host/x") names a resource, not an event; so does a
+// host name.
+static s_piece_t
+s_piece_class(const char *p, size_t n)
+{
+    size_t slashes = 0;
+    bool digit = false;
+    for (size_t i = 0; i < n; i++) {
+        digit |= p[i] >= '0' && p[i] <= '9';
+        slashes += p[i] == '/';
+    }
+    if ((n > 1 && p[0] == '/') || slashes >= 2)
+        return S_PIECE_PATH;
+    return digit || s_is_host_name(p, n) ? S_PIECE_VALUE : S_PIECE_WORD;
+}
+
+// Where a path that starts at `i` ends: paths carry '=' ':' ',' of their own
+// (query strings, ports), so only the closing punctuation at the very end of
+// the token is left outside.
+static size_t
+s_path_end(const char *p, size_t n)
+{
+    while (n > 0 && strchr("\"')]}>,;:", p[n - 1]) != NULL)
+        n--;
     return n;
 }
 
+// "=", ":" or "," alone are separators, not values.
+static bool
+s_is_sep_only(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("([{<\"')]}>", p[i]) == NULL)
+            return true;
+    }
+    return false;
+}
+
 // Mask one whitespace-delimited token piece by piece; returns bytes written.
+// A token with no constant piece left ("<*>,<*>", "(<*>)", "<*>:<*>") is a
+// value as a whole, possibly a list of them: it becomes a single "<*>" so
+// that one address and two addresses look alike.
 static size_t
-s_mask_token(const char *p, size_t n, char *out)
+s_mask_token(const char *p, size_t n, char *out, bool after_value)
 {
     size_t w = 0;
     size_t i = 0;
+    bool constant = false;
+    bool variable = false;
     while (i < n) {
         if (s_is_delim((unsigned char) p[i])) {
             out[w++] = p[i++];
@@ -150,7 +227,30 @@ s_mask_token(const char *p, size_t n, char *out)
         size_t start = i;
         while (i < n && !s_is_delim((unsigned char) p[i]))
             i++;
-        w += s_mask_piece(p + start, i - start, out + w);
+        s_piece_t kind = s_piece_class(p + start, i - start);
+        // A byte unit right after a number is part of that size: "5.2 KB,"
+        // and "93.0 B," are the same kind of value.
+        if (kind == S_PIECE_WORD && start == 0 && after_value &&
+            s_is_size_unit(p, i))
+            kind = S_PIECE_VALUE;
+        if (kind == S_PIECE_WORD) {
+            memcpy(out + w, p + start, i - start);
+            w += i - start;
+            constant = true;
+            continue;
+        }
+        if (kind == S_PIECE_PATH && s_path_end(p, n) > i)
+            i = s_path_end(p, n);
+        memcpy(out + w, S_WILD, S_WILD_LEN);
+        w += S_WILD_LEN;
+        variable = true;
+    }
+    // Only brackets or quotes ("()", "[]", "''") is an empty value.
+    if (!constant && w > 0 && w <= 2 && !s_is_sep_only(out, w))
+        variable = true;
+    if (variable && !constant) {
+        memcpy(out, S_WILD, S_WILD_LEN);
+        w = S_WILD_LEN;
     }
     return w;
 }
@@ -160,10 +260,56 @@ s_push_token(line_t *ln, uint32_t off, uint32_t len)
 {
     const char *t = ln->buf + off;
     bool wild = len == S_WILD_LEN && memcmp(t, S_WILD, S_WILD_LEN) == 0;
-    ln->off[ln->ntok] = off;
+    ln->ptr[ln->ntok] = t;
     ln->len[ln->ntok] = len;
     ln->hash[ln->ntok] = wild ? S_WILD_HASH : s_hash(t, len);
     ln->ntok++;
+}
+
+static void
+s_set_wild(line_t *ln, uint32_t i)
+{
+    ln->ptr[i] = S_WILD;
+    ln->len[i] = S_WILD_LEN;
+    ln->hash[i] = S_WILD_HASH;
+}
+
+// Is token i one of the words in `names`, a list of `width`-byte entries?
+static bool
+s_token_in(const line_t *ln, uint32_t i, const char *names, size_t width)
+{
+    if (i >= ln->ntok || ln->len[i] > width || ln->hash[i] == S_WILD_HASH)
+        return false;
+    for (const char *n = names; *n; n += width) {
+        size_t nlen = s_entry_len(n, width);
+        if (nlen == ln->len[i] && memcmp(n, ln->ptr[i], nlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+// Weekday and month abbreviations of C's asctime and syslog stamps.
+static const char s_date_names[] = "MonTueWedThuFriSatSun"
+                                   "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+static bool
+s_is_wild(const line_t *ln, uint32_t i)
+{
+    return i < ln->ntok && ln->hash[i] == S_WILD_HASH;
+}
+
+// A day or month name next to a number or another such name is part of a
+// timestamp ("Sun Jul 17 23:21:54 2005"), so a value; alone it is a word.
+static void
+s_mask_context(line_t *ln)
+{
+    for (uint32_t i = 0; i < ln->ntok; i++) {
+        if (!s_token_in(ln, i, s_date_names, 3))
+            continue;
+        if ((i > 0 && s_is_wild(ln, i - 1)) || s_is_wild(ln, i + 1) ||
+            s_token_in(ln, i + 1, s_date_names, 3))
+            s_set_wild(ln, i);
+    }
 }
 
 static size_t
@@ -214,12 +360,14 @@ s_tokenize(healer_templates_t *self, const char *text, size_t len, size_t cap)
         size_t start = i;
         while (i < len && !s_is_space((unsigned char) text[i]))
             i++;
+        bool after_value = ln->ntok > 0 && ln->hash[ln->ntok - 1] == S_WILD_HASH;
         uint32_t n = (uint32_t) s_mask_token(text + start, i - start,
-                                             ln->buf + w);
+                                             ln->buf + w, after_value);
         s_push_token(ln, w, n);
         w += n;
         i = s_skip_space(text, i, len);
     }
+    s_mask_context(ln);
     ln->leaf = s_leaf_key(ln);
 }
 
@@ -396,7 +544,7 @@ s_render_line(const line_t *ln, char *out)
     for (uint32_t i = 0; i < ln->ntok; i++) {
         if (i > 0)
             out[w++] = ' ';
-        memcpy(out + w, ln->buf + ln->off[i], ln->len[i]);
+        memcpy(out + w, ln->ptr[i], ln->len[i]);
         w += ln->len[i];
     }
     out[w] = '\0';
@@ -459,7 +607,7 @@ s_similarity(const group_t *g, const line_t *ln)
         return 1.0;
     uint32_t same = 0;
     for (uint32_t i = 0; i < g->ntok; i++)
-        same += g->tok[i] == S_WILD_HASH || g->tok[i] == ln->hash[i];
+        same += g->tok[i] == ln->hash[i];
     return (double) same / g->ntok;
 }
 
@@ -571,13 +719,13 @@ s_alloc_tables(healer_templates_t *self)
     self->id_keys = malloc((self->id_mask + 1) * sizeof(uint32_t));
     self->id_slots = malloc((self->id_mask + 1) * sizeof(uint32_t));
     self->line.buf = malloc(3 * text_cap + S_WILD_LEN);
-    self->line.off = malloc(cfg->max_tokens * sizeof(uint32_t));
+    self->line.ptr = malloc(cfg->max_tokens * sizeof(const char *));
     self->line.len = malloc(cfg->max_tokens * sizeof(uint32_t));
     self->line.hash = malloc(cfg->max_tokens * sizeof(uint64_t));
     self->gen_tok = malloc(cfg->max_tokens * sizeof(uint64_t));
     self->render = malloc(3 * text_cap + cfg->max_tokens + S_WILD_LEN + 1);
     if (!self->groups || !self->buckets || !self->id_keys || !self->id_slots ||
-        !self->line.buf || !self->line.off || !self->line.len ||
+        !self->line.buf || !self->line.ptr || !self->line.len ||
         !self->line.hash || !self->gen_tok || !self->render)
         return -1;
     memset(self->buckets, 0xff, (self->bucket_mask + 1) * sizeof(uint32_t));
@@ -616,7 +764,7 @@ healer_templates_destroy(healer_templates_t **self_p)
     free(self->id_keys);
     free(self->id_slots);
     free(self->line.buf);
-    free(self->line.off);
+    free(self->line.ptr);
     free(self->line.len);
     free(self->line.hash);
     free(self->gen_tok);
