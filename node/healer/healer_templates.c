@@ -181,7 +181,10 @@ s_piece_class(const char *p, size_t n)
         digit |= p[i] >= '0' && p[i] <= '9';
         slashes += p[i] == '/';
     }
-    if ((n > 1 && p[0] == '/') || slashes >= 2)
+    bool relative = (n > 2 && p[0] == '.' && p[1] == '/') ||
+                    (n > 2 && p[0] == '~' && p[1] == '/') ||
+                    (n > 3 && memcmp(p, "../", 3) == 0);
+    if ((n > 1 && p[0] == '/') || slashes >= 2 || relative)
         return S_PIECE_PATH;
     return digit || s_is_host_name(p, n) ? S_PIECE_VALUE : S_PIECE_WORD;
 }
@@ -195,6 +198,27 @@ s_path_end(const char *p, size_t n)
     while (n > 0 && strchr("\"')]}>,;:", p[n - 1]) != NULL)
         n--;
     return n;
+}
+
+// A MAC, IPv6 address, UUID or hex dump ("FF:F2:9F:16:E2:23", "fe80::1"):
+// only hex digits and separators, with at least one separator and one
+// decimal digit, so that hex pieces without a digit ("FF") are caught too.
+static bool
+s_is_hex_address(const char *p, size_t n)
+{
+    bool digit = false;
+    bool sep = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        bool dec = c >= '0' && c <= '9';
+        bool hex = (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        bool is_sep = c == ':' || c == '-' || c == '.';
+        if (!dec && !hex && !is_sep)
+            return false;
+        digit |= dec;
+        sep |= is_sep;
+    }
+    return digit && sep;
 }
 
 // "=", ":" or "," alone are separators, not values.
@@ -215,6 +239,10 @@ s_is_sep_only(const char *p, size_t n)
 static size_t
 s_mask_token(const char *p, size_t n, char *out, bool after_value)
 {
+    if (s_is_hex_address(p, n)) {
+        memcpy(out, S_WILD, S_WILD_LEN);
+        return S_WILD_LEN;
+    }
     size_t w = 0;
     size_t i = 0;
     bool constant = false;
@@ -312,6 +340,23 @@ s_mask_context(line_t *ln)
     }
 }
 
+// Consecutive values become one: lists of ids, addresses or words of a
+// timestamp vary in length from one message of a kind to the next.
+static void
+s_fold_runs(line_t *ln)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < ln->ntok; i++) {
+        if (kept > 0 && s_is_wild(ln, i) && s_is_wild(ln, kept - 1))
+            continue;
+        ln->ptr[kept] = ln->ptr[i];
+        ln->len[kept] = ln->len[i];
+        ln->hash[kept] = ln->hash[i];
+        kept++;
+    }
+    ln->ntok = kept;
+}
+
 static size_t
 s_skip_space(const char *text, size_t i, size_t len)
 {
@@ -368,6 +413,7 @@ s_tokenize(healer_templates_t *self, const char *text, size_t len, size_t cap)
         i = s_skip_space(text, i, len);
     }
     s_mask_context(ln);
+    s_fold_runs(ln);
     ln->leaf = s_leaf_key(ln);
 }
 
