@@ -20,16 +20,16 @@
 typedef enum { S_LINE_OK, S_LINE_EOF, S_LINE_LONG, S_LINE_NUL } s_line_t;
 
 typedef struct {
-    const char *path;          // borrowed from argv
+    const char *path; // borrowed from argv
     predictor_detector_cfg_t cfg;
 } s_opts_t;
 
 typedef struct {
-    const char *path;           // borrowed from argv
-    FILE *in;                   // owned by s_run
-    FILE *out;                  // borrowed: stdout
-    unsigned long line;         // 1-based number of the line just read
-    predictor_detector_t *det;  // owned by s_run
+    const char *path;          // borrowed from argv
+    FILE *in;                  // owned by s_run
+    FILE *out;                 // borrowed: stdout
+    unsigned long line;        // 1-based number of the line just read
+    predictor_detector_t *det; // owned by s_run
 } s_run_t;
 
 static const char s_usage[] =
@@ -73,7 +73,7 @@ s_read_line(FILE *in, char *buf, size_t *len_out)
             return S_LINE_NUL;
         if (len + 1 >= CLI_PREDICT_LINE_MAX)
             return S_LINE_LONG;
-        buf[len++] = (char) c;
+        buf[len++] = (char)c;
     }
     if (c == EOF && len == 0)
         return S_LINE_EOF;
@@ -149,7 +149,8 @@ s_parse_time(const char *s, size_t len, int64_t *ms_out)
         for (size_t i = digits; i < 3; i++)
             frac_ms *= 10;
     }
-    int64_t secs = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    int64_t secs =
+        s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     *ms_out = secs * 1000 + frac_ms;
     return true;
 }
@@ -172,9 +173,8 @@ s_parse_value(const char *s, double *out)
 static int
 s_bad_row(const s_run_t *run, const char *what, const char *text)
 {
-    fprintf(stderr, "healbus predict: %s:%lu: %s%s%s%s\n", run->path,
-            run->line, what, text ? " '" : "", text ? text : "",
-            text ? "'" : "");
+    fprintf(stderr, "healbus predict: %s:%lu: %s%s%s%s\n", run->path, run->line,
+            what, text ? " '" : "", text ? text : "", text ? "'" : "");
     return 1;
 }
 
@@ -186,8 +186,8 @@ s_read_error(const s_run_t *run, s_line_t got)
     if (got == S_LINE_LONG)
         return s_bad_row(run, "line too long (limit 255 bytes)", NULL);
     if (ferror(run->in)) {
-        fprintf(stderr, "healbus predict: %s:%lu: read error: %s\n",
-                run->path, run->line, strerror(errno));
+        fprintf(stderr, "healbus predict: %s:%lu: read error: %s\n", run->path,
+                run->line, strerror(errno));
         return 1;
     }
     return 0;
@@ -202,8 +202,9 @@ s_read_header(s_run_t *run)
     s_line_t got = s_read_line(run->in, buf, &len);
     if (got == S_LINE_EOF)
         return ferror(run->in) ? s_read_error(run, got)
-                               : s_bad_row(run, "empty file, expected header "
-                                                "'timestamp,value'",
+                               : s_bad_row(run,
+                                           "empty file, expected header "
+                                           "'timestamp,value'",
                                            NULL);
     if (got != S_LINE_OK)
         return s_read_error(run, got);
@@ -224,7 +225,7 @@ s_do_row(s_run_t *run, char *buf, size_t len)
     const char *value_text = comma + 1;
     int64_t ts_ms;
     double value;
-    if (!s_parse_time(buf, (size_t) (comma - buf), &ts_ms))
+    if (!s_parse_time(buf, (size_t)(comma - buf), &ts_ms))
         return s_bad_row(run, "bad timestamp (want YYYY-MM-DD HH:MM:SS)", buf);
     if (!s_parse_value(value_text, &value))
         return s_bad_row(run, "bad number", value_text);
@@ -298,7 +299,7 @@ s_parse_u32(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
     unsigned long v = strtoul(s, &end, 10);
     if (*end != '\0' || errno == ERANGE || v < lo || v > hi)
         return false;
-    *out = (uint32_t) v;
+    *out = (uint32_t)v;
     return true;
 }
 

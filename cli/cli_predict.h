@@ -10,7 +10,6 @@
     stdout and errors to stderr. Returns the process exit code: 0 done,
     1 unreadable or malformed input (the message names file and line),
     2 usage error. */
-int
-cli_predict_main(int argc, char **argv);
+int cli_predict_main(int argc, char **argv);
 
 #endif

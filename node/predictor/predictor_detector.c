@@ -18,8 +18,8 @@
 
 #define PREDICTOR_DETECTOR_HISTORY_MIN 64u
 #define PREDICTOR_DETECTOR_HISTORY_MAX 65536u
-#define PREDICTOR_DETECTOR_SEASON_DAYS 7 // previous periods looked up
-#define PREDICTOR_DETECTOR_MAGIC 0x31444250u   // "PBD1" little-endian
+#define PREDICTOR_DETECTOR_SEASON_DAYS 7     // previous periods looked up
+#define PREDICTOR_DETECTOR_MAGIC 0x31444250u // "PBD1" little-endian
 #define PREDICTOR_DETECTOR_VERSION 1u
 
 //  Derived streams, one value per sample, kept for the last `history`
@@ -57,15 +57,15 @@ typedef struct {
 
 struct predictor_detector {
     predictor_detector_cfg_t cfg;
-    size_t bytes;        // whole allocation, struct included
-    uint64_t samples;    // seen since creation
-    uint64_t since_alert; // samples since the last alert (saturates)
-    uint32_t head;       // next slot in the stream rings
-    uint32_t count;      // filled slots in the stream rings
-    int64_t *ts;                   // ring of timestamps
-    double *stream[S_STREAMS];     // rings of derived streams
-    s_window_t view[S_NVIEWS];     // past values of each view
-    double block[];                // every array above lives here
+    size_t bytes;              // whole allocation, struct included
+    uint64_t samples;          // seen since creation
+    uint64_t since_alert;      // samples since the last alert (saturates)
+    uint32_t head;             // next slot in the stream rings
+    uint32_t count;            // filled slots in the stream rings
+    int64_t *ts;               // ring of timestamps
+    double *stream[S_STREAMS]; // rings of derived streams
+    s_window_t view[S_NVIEWS]; // past values of each view
+    double block[];            // every array above lives here
 };
 
 // ---------------------------------------------------------------------------
@@ -182,7 +182,7 @@ s_find_time(const predictor_detector_t *self, int64_t target, int64_t tol_ms)
 static int
 s_cmp_double(const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
@@ -203,7 +203,7 @@ s_season_gap(const predictor_detector_t *self, int64_t ts_ms, double value)
     }
     if (n == 0)
         return NAN;
-    qsort(seen, (size_t) n, sizeof seen[0], s_cmp_double);
+    qsort(seen, (size_t)n, sizeof seen[0], s_cmp_double);
     double median = n % 2 ? seen[n / 2] : (seen[n / 2 - 1] + seen[n / 2]) / 2;
     return value - median;
 }
@@ -211,9 +211,9 @@ s_season_gap(const predictor_detector_t *self, int64_t ts_ms, double value)
 static void
 s_push_sample(predictor_detector_t *self, int64_t ts_ms, double value)
 {
-    double step = self->count ? value - self->stream[S_STREAM_LEVEL]
-                                            [s_slot(self, 0)]
-                              : NAN;
+    double step = self->count
+                      ? value - self->stream[S_STREAM_LEVEL][s_slot(self, 0)]
+                      : NAN;
     double gap = s_season_gap(self, ts_ms, value);
     uint32_t h = self->cfg.history;
     self->ts[self->head] = ts_ms;
@@ -246,7 +246,7 @@ predictor_detector_cfg_default(predictor_detector_cfg_t *cfg)
     assert(cfg);
     cfg->history = 2048;   // a week of 5-minute samples
     cfg->refractory = 288; // a day of 5-minute samples
-    cfg->alpha = 5e-4; // one sample in 2000 on a steady series
+    cfg->alpha = 5e-4;     // one sample in 2000 on a steady series
     cfg->season_ms = 86400000;
 }
 
@@ -254,8 +254,8 @@ static bool
 s_cfg_valid(const predictor_detector_cfg_t *cfg)
 {
     return cfg->history >= PREDICTOR_DETECTOR_HISTORY_MIN &&
-           cfg->history <= PREDICTOR_DETECTOR_HISTORY_MAX &&
-           cfg->alpha > 0 && cfg->alpha <= 0.01 && cfg->season_ms >= 0 &&
+           cfg->history <= PREDICTOR_DETECTOR_HISTORY_MAX && cfg->alpha > 0 &&
+           cfg->alpha <= 0.01 && cfg->season_ms >= 0 &&
            cfg->season_ms <= INT64_C(366) * 86400000;
 }
 
@@ -264,7 +264,7 @@ s_cfg_valid(const predictor_detector_cfg_t *cfg)
 static size_t
 s_block_doubles(uint32_t history)
 {
-    return (size_t) history * (1 + S_STREAMS + 2 * S_NVIEWS);
+    return (size_t)history * (1 + S_STREAMS + 2 * S_NVIEWS);
 }
 
 predictor_detector_t *
@@ -294,14 +294,14 @@ predictor_detector_new(const predictor_detector_cfg_t *cfg,
     self->since_alert = UINT64_MAX;
     double *p = self->block;
     uint32_t h = cfg->history;
-    self->ts = (int64_t *) (void *) p; // same size and alignment as double
+    self->ts = (int64_t *)(void *)p; // same size and alignment as double
     p += h;
     for (int s = 0; s < S_STREAMS; s++, p += h)
         self->stream[s] = p;
     for (size_t v = 0; v < S_NVIEWS; v++) {
         self->view[v].ring = p;
         self->view[v].sorted = p + h;
-        p += 2 * (size_t) h;
+        p += 2 * (size_t)h;
     }
     if (why)
         *why = PREDICTOR_DETECTOR_OK;
@@ -354,7 +354,7 @@ s_score_views(predictor_detector_t *self, int *view_out)
             double p = 2 * (p_hi < p_lo ? p_hi : p_lo);
             if (p < best) {
                 best = p;
-                *view_out = (int) v;
+                *view_out = (int)v;
             }
         }
         s_window_push(w, self->cfg.history, x);
@@ -398,7 +398,7 @@ predictor_detector_update(predictor_detector_t *self, int64_t ts_ms,
     s_push_sample(self, ts_ms, value);
     self->samples++;
     int view;
-    double p = s_score_views(self, &view) * (double) S_NVIEWS;
+    double p = s_score_views(self, &view) * (double)S_NVIEWS;
     if (p > 1)
         p = 1;
     double score = s_score_of(p, self->cfg.alpha);
@@ -423,7 +423,7 @@ predictor_level_name(predictor_level_t level)
 {
     static const char *const names[] = {"NONE", "LOW", "MEDIUM", "HIGH",
                                         "CRITICAL"};
-    if ((unsigned) level >= sizeof names / sizeof names[0])
+    if ((unsigned)level >= sizeof names / sizeof names[0])
         return "?";
     return names[level];
 }
@@ -443,7 +443,7 @@ predictor_detector_strerror(predictor_detector_err_t err)
         "state blob checksum mismatch",
         "state blob fields inconsistent",
     };
-    if ((unsigned) err >= sizeof texts / sizeof texts[0])
+    if ((unsigned)err >= sizeof texts / sizeof texts[0])
         return "unknown error";
     return texts[err];
 }
@@ -465,10 +465,10 @@ typedef struct {
 static void
 s_put_u64(s_writer_t *w, uint64_t v, int bytes)
 {
-    assert(w->left >= (size_t) bytes); // sized by blob_size beforehand
+    assert(w->left >= (size_t)bytes); // sized by blob_size beforehand
     for (int i = 0; i < bytes; i++)
-        *w->p++ = (uint8_t) (v >> (8 * i));
-    w->left -= (size_t) bytes;
+        *w->p++ = (uint8_t)(v >> (8 * i));
+    w->left -= (size_t)bytes;
 }
 
 static void
@@ -482,12 +482,12 @@ s_put_f64(s_writer_t *w, double v)
 static bool
 s_get_u64(s_reader_t *r, uint64_t *v, int bytes)
 {
-    if (r->left < (size_t) bytes)
+    if (r->left < (size_t)bytes)
         return false;
     *v = 0;
     for (int i = 0; i < bytes; i++)
-        *v |= (uint64_t) *r->p++ << (8 * i);
-    r->left -= (size_t) bytes;
+        *v |= (uint64_t)*r->p++ << (8 * i);
+    r->left -= (size_t)bytes;
     return true;
 }
 
@@ -497,7 +497,7 @@ s_get_u32(s_reader_t *r, uint32_t *v)
     uint64_t x;
     if (!s_get_u64(r, &x, 4))
         return false;
-    *v = (uint32_t) x;
+    *v = (uint32_t)x;
     return true;
 }
 
@@ -527,7 +527,7 @@ s_checksum(const uint8_t *p, size_t len)
 static size_t
 s_blob_size(uint32_t history)
 {
-    return S_BLOB_FIXED + (size_t) history * 8 * (1 + S_STREAMS + S_NVIEWS) +
+    return S_BLOB_FIXED + (size_t)history * 8 * (1 + S_STREAMS + S_NVIEWS) +
            S_NVIEWS * 8;
 }
 
@@ -539,8 +539,8 @@ predictor_detector_blob_size(const predictor_detector_t *self)
 }
 
 predictor_detector_err_t
-predictor_detector_save(const predictor_detector_t *self, void *buf,
-                        size_t cap, size_t *len_out)
+predictor_detector_save(const predictor_detector_t *self, void *buf, size_t cap,
+                        size_t *len_out)
 {
     assert(self);
     assert(buf);
@@ -555,13 +555,13 @@ predictor_detector_save(const predictor_detector_t *self, void *buf,
     s_put_u64(&w, h, 4);
     s_put_u64(&w, self->cfg.refractory, 4);
     s_put_f64(&w, self->cfg.alpha);
-    s_put_u64(&w, (uint64_t) self->cfg.season_ms, 8);
+    s_put_u64(&w, (uint64_t)self->cfg.season_ms, 8);
     s_put_u64(&w, self->samples, 8);
     s_put_u64(&w, self->since_alert, 8);
     s_put_u64(&w, self->head, 4);
     s_put_u64(&w, self->count, 4);
     for (uint32_t i = 0; i < h; i++)
-        s_put_u64(&w, (uint64_t) self->ts[i], 8);
+        s_put_u64(&w, (uint64_t)self->ts[i], 8);
     for (int s = 0; s < S_STREAMS; s++)
         for (uint32_t i = 0; i < h; i++)
             s_put_f64(&w, self->stream[s][i]);
@@ -601,7 +601,7 @@ s_load_header(s_reader_t *r, predictor_detector_cfg_t *cfg)
     if (!s_get_u32(r, &cfg->history) || !s_get_u32(r, &cfg->refractory) ||
         !s_get_f64(r, &cfg->alpha) || !s_get_u64(r, &season, 8))
         return PREDICTOR_DETECTOR_ETRUNC;
-    cfg->season_ms = (int64_t) season;
+    cfg->season_ms = (int64_t)season;
     if (!s_cfg_valid(cfg) || s_blob_size(cfg->history) != len)
         return PREDICTOR_DETECTOR_ESTATE;
     return PREDICTOR_DETECTOR_OK;
@@ -622,7 +622,8 @@ s_load_view(s_reader_t *r, s_window_t *w, uint32_t h)
         !s_ring_valid(w->head, w->count, h))
         return false;
     for (uint32_t i = 0; i < h; i++)
-        if (!s_get_f64(r, &w->ring[i]) || (i < w->count && !isfinite(w->ring[i])))
+        if (!s_get_f64(r, &w->ring[i]) ||
+            (i < w->count && !isfinite(w->ring[i])))
             return false;
     memcpy(w->sorted, w->ring, w->count * sizeof(double));
     qsort(w->sorted, w->count, sizeof(double), s_cmp_double);
@@ -642,7 +643,7 @@ s_load_state(s_reader_t *r, predictor_detector_t *self)
     for (uint32_t i = 0; i < h; i++) {
         if (!s_get_u64(r, &bits, 8))
             return false;
-        self->ts[i] = (int64_t) bits;
+        self->ts[i] = (int64_t)bits;
     }
     for (int s = 0; s < S_STREAMS; s++)
         for (uint32_t i = 0; i < h; i++)

@@ -28,15 +28,15 @@ typedef enum {
 /*  Error codes (0 is success), one per way a call can be refused. */
 typedef enum {
     PREDICTOR_DETECTOR_OK = 0,
-    PREDICTOR_DETECTOR_EVALUE,   // value is NaN or infinite: state unchanged
-    PREDICTOR_DETECTOR_ECFG,     // a configuration field is out of range
-    PREDICTOR_DETECTOR_ENOMEM,   // allocation failed
-    PREDICTOR_DETECTOR_ESPACE,   // caller's buffer too small for the blob
-    PREDICTOR_DETECTOR_ETRUNC,   // blob shorter than its header says
-    PREDICTOR_DETECTOR_EMAGIC,   // blob is not a detector state
-    PREDICTOR_DETECTOR_EVERSION, // blob written by an unknown format version
+    PREDICTOR_DETECTOR_EVALUE,    // value is NaN or infinite: state unchanged
+    PREDICTOR_DETECTOR_ECFG,      // a configuration field is out of range
+    PREDICTOR_DETECTOR_ENOMEM,    // allocation failed
+    PREDICTOR_DETECTOR_ESPACE,    // caller's buffer too small for the blob
+    PREDICTOR_DETECTOR_ETRUNC,    // blob shorter than its header says
+    PREDICTOR_DETECTOR_EMAGIC,    // blob is not a detector state
+    PREDICTOR_DETECTOR_EVERSION,  // blob written by an unknown format version
     PREDICTOR_DETECTOR_ECHECKSUM, // blob bytes damaged
-    PREDICTOR_DETECTOR_ESTATE    // blob checksums fine but fields inconsistent
+    PREDICTOR_DETECTOR_ESTATE     // blob checksums fine but fields inconsistent
 } predictor_detector_err_t;
 
 /*  Configuration. predictor_detector_cfg_default fills the one setting used
@@ -62,8 +62,7 @@ typedef struct {
 } predictor_result_t;
 
 /*  Fill `cfg` with the defaults. */
-void
-predictor_detector_cfg_default(predictor_detector_cfg_t *cfg);
+void predictor_detector_cfg_default(predictor_detector_cfg_t *cfg);
 
 /*  Create a detector. `cfg` NULL means the defaults; it is copied. Returns
     NULL if a field is out of range or memory runs out, with the reason in
@@ -74,50 +73,43 @@ predictor_detector_new(const predictor_detector_cfg_t *cfg,
                        predictor_detector_err_t *why);
 
 /*  Destroy the detector and write NULL back; NULL or *NULL is harmless. */
-void
-predictor_detector_destroy(predictor_detector_t **self_p);
+void predictor_detector_destroy(predictor_detector_t **self_p);
 
 /*  Bytes held by the detector (struct and arrays), fixed at creation. */
-size_t
-predictor_detector_bytes(const predictor_detector_t *self);
+size_t predictor_detector_bytes(const predictor_detector_t *self);
 
 /*  Feed one sample taken at `ts_ms` (Unix milliseconds; expected not to go
     backwards, equal stamps are fine). Fills `out`. A NaN or infinite value
     returns PREDICTOR_DETECTOR_EVALUE and leaves the detector untouched.
     Bounded work: O(views x history) memory moves in the worst case. */
-predictor_detector_err_t
-predictor_detector_update(predictor_detector_t *self, int64_t ts_ms,
-                          double value, predictor_result_t *out);
+predictor_detector_err_t predictor_detector_update(predictor_detector_t *self,
+                                                   int64_t ts_ms, double value,
+                                                   predictor_result_t *out);
 
 /*  Samples seen since creation (restored ones included). */
-uint64_t
-predictor_detector_samples(const predictor_detector_t *self);
+uint64_t predictor_detector_samples(const predictor_detector_t *self);
 
 /*  "NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"; "?" for anything else. */
-const char *
-predictor_level_name(predictor_level_t level);
+const char *predictor_level_name(predictor_level_t level);
 
 /*  Text for an error code; never NULL. */
-const char *
-predictor_detector_strerror(predictor_detector_err_t err);
+const char *predictor_detector_strerror(predictor_detector_err_t err);
 
 /*  Size in bytes of the state blob predictor_detector_save writes. */
-size_t
-predictor_detector_blob_size(const predictor_detector_t *self);
+size_t predictor_detector_blob_size(const predictor_detector_t *self);
 
 /*  Write the whole learned state into `buf` (capacity `cap`) as a flat
     little-endian blob: magic, format version, length, configuration,
     state, then a 64-bit checksum of everything before it. `*len_out` gets
     the length. ESPACE if `cap` is too small. */
 predictor_detector_err_t
-predictor_detector_save(const predictor_detector_t *self, void *buf,
-                        size_t cap, size_t *len_out);
+predictor_detector_save(const predictor_detector_t *self, void *buf, size_t cap,
+                        size_t *len_out);
 
 /*  Make a detector from a blob written by predictor_detector_save, checking
     length, magic, version, checksum and every field before trusting it.
     Returns NULL with the reason in `why` on any failure. Caller destroys. */
-predictor_detector_t *
-predictor_detector_load(const void *buf, size_t len,
-                        predictor_detector_err_t *why);
+predictor_detector_t *predictor_detector_load(const void *buf, size_t len,
+                                              predictor_detector_err_t *why);
 
 #endif
