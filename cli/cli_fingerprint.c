@@ -31,7 +31,7 @@ static const char s_usage[] =
     "                  used is forgotten and its lines get new ids\n"
     "                  (default 4096)\n"
     "  --similarity S  share of tokens a line must match to join a template,\n"
-    "                  in (0,1] (default 0.5)\n"
+    "                  in (0,1] (default 0.95)\n"
     "  -h, --help      this text\n"
     "\n"
     "Exit status: 0 done, 1 read/write error or out of memory, 2 usage.\n";

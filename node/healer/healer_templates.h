@@ -28,7 +28,7 @@ typedef struct {
 #define HEALER_TEMPLATES_MAX_GROUPS 4096
 #define HEALER_TEMPLATES_MAX_TOKENS 128
 #define HEALER_TEMPLATES_MAX_LINE_BYTES 4096
-#define HEALER_TEMPLATES_SIMILARITY 0.5
+#define HEALER_TEMPLATES_SIMILARITY 0.95
 // Hard ceilings on the fields above, so a config cannot ask for absurd memory.
 #define HEALER_TEMPLATES_GROUPS_CEILING (1u << 20)
 #define HEALER_TEMPLATES_TOKENS_CEILING 1024
