@@ -370,7 +370,7 @@ s_score_of(double p, double alpha)
     if (p <= 0)
         return 1;
     double s = 0.5 * log10(p) / log10(alpha);
-    return s < 0 ? 0 : s > 1 ? 1 : s;
+    return !(s > 0) ? 0 : s > 1 ? 1 : s; // no -0.0 when p is 1
 }
 
 static predictor_level_t
