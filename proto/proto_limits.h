@@ -14,6 +14,7 @@
 #define PROTO_MAX_NAME 64       // bytes in an operation/knob/metric name
 #define PROTO_MAX_CLASS 64      // bytes in an error class
 #define PROTO_MAX_TEXT 2048     // bytes in a free text (error text, reason)
+#define PROTO_MAX_SERIES 160    // bytes in a series name ("err:<op>:<class>")
 #define PROTO_MAX_MAP 32        // entries in any map
 #define PROTO_MAX_ARRAY 32      // items in any array
 #define PROTO_MAX_DEPTH 4       // nesting of maps/arrays (body is depth 1)

@@ -277,6 +277,12 @@ bool proto_msg_kind_parse(const char *name, size_t len, proto_kind_t *kind);
 
 const char *proto_msg_level_name(proto_level_t level);     // "HIGH"
 const char *proto_msg_outcome_name(proto_outcome_t outcome); // "committed"
+/*  Wire names of the other enums ("mul", "async", "double", "string"), or
+    NULL when out of range. */
+const char *proto_msg_step_name(proto_step_op_t op);
+const char *proto_msg_mode_name(proto_heal_mode_t mode);
+const char *proto_msg_knob_type_name(proto_knob_type_t type);
+const char *proto_msg_arg_name(proto_arg_type_t arg);
 
 /*  Reset `msg` to an empty message of `kind` (all fields zero). */
 void proto_msg_init(proto_msg_t *msg, proto_kind_t kind);
