@@ -148,6 +148,12 @@ s_check_args(const s_args_t *a)
         return s_usage_error("--back wants tcp://HOST:PORT, tcp://HOST:* "
                              "or ipc://PATH, not '%s'",
                              a->back);
+    char host[HB_ENDPOINT_MAX];
+    int port = 0;
+    if (!a->back && hb_endpoint_split_tcp(a->front, host, sizeof host, &port) &&
+        port == 65535)
+        return s_usage_error("--front port 65535 leaves no port + 1 for the "
+                             "back side; pick another or give --back");
     if (a->stats_sec > 0 && a->stats_sec < 0.001)
         return s_usage_error("--stats-interval: use 0 (off) or at least "
                              "0.001 s");
