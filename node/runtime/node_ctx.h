@@ -37,7 +37,14 @@ hb_err_t node_ctx_publish(node_ctx_t *ctx, proto_msg_t *msg);
 /*  Role settings from the config file (--config) and --set KEY=VALUE.
     Lookups return `dflt` when the key is absent; a present but malformed
     or out-of-range value is a start-up error the runtime reports (the
-    role's create() then fails with a clear message). */
+    role's create() then fails with a clear message).
+    A key is looked up as "<role>.<key>" first, then as "<key>", so one
+    file can serve several roles ("healer.max_candidates = 3") while flags
+    mapped to keys stay short (--on-escalate sets "on_escalate").  A bad
+    value logs `config: KEY = "VALUE": what is wrong (expected ...)`,
+    returns `dflt` and sets the failed flag; the runtime then refuses to
+    start (exit 2).  Booleans accept true/false, yes/no, on/off, 1/0.  Keys
+    no lookup asked for are reported as probable typos after create(). */
 const char *node_ctx_config_str(node_ctx_t *ctx, const char *key,
                                 const char *dflt);
 int64_t node_ctx_config_int(node_ctx_t *ctx, const char *key, int64_t dflt,
@@ -47,5 +54,23 @@ double node_ctx_config_double(node_ctx_t *ctx, const char *key, double dflt,
 bool node_ctx_config_bool(node_ctx_t *ctx, const char *key, bool dflt);
 /*  True when some config lookup failed validation (checked after create). */
 bool node_ctx_config_failed(const node_ctx_t *ctx);
+
+/*  Work sharing between nodes of one role (several healers, say): true
+    when this node owns `agent` among the live nodes of its role, by
+    rendezvous (highest random weight) hashing of the agent name over the
+    members, self included.  Members are known from their `node.<id>`
+    heartbeats and count as alive while one was seen within three
+    heartbeat intervals, so each agent is owned by exactly one live node
+    and only a dead node's agents move.  Roles call it before acting on an
+    agent (and may keep observing agents they do not own).  A node that
+    has not yet heard its peers owns everything for a heartbeat or two. */
+bool node_ctx_owns(node_ctx_t *ctx, const char *agent);
+
+/* ------------------------------------------------ runtime side only -- */
+/*  The node runtime makes one context per role instance; roles never call
+    these.  The context borrows everything from `runtime`. */
+struct node_runtime;
+node_ctx_t *node_ctx_new(struct node_runtime *runtime);
+void node_ctx_destroy(node_ctx_t **self_p);
 
 #endif
