@@ -143,10 +143,22 @@ HB_EXPORT hb_err_t hb_agent_metric(hb_agent_t *self, const char *name,
     hello and used by predictors to foresee exhaustion.  0 means unknown. */
 HB_EXPORT void hb_agent_set_memory_limit(hb_agent_t *self, uint64_t bytes);
 
-/*  Counters: reports accepted for sending, and reports dropped because the
-    queue or socket was full. */
+/*  Counters: reports handed to the broker sockets, and reports dropped
+    because the queue was full (never numbered) or no broker socket would
+    take them without waiting (numbered: subscribers see a gap).  Every
+    accepted report ends up in exactly one of the two. */
 HB_EXPORT uint64_t hb_agent_sent(const hb_agent_t *self);
 HB_EXPORT uint64_t hb_agent_drops(const hb_agent_t *self);
+
+/*  Wait up to `timeout_ms` until every report accepted before the call has
+    been sent or dropped by the agent's thread.  Returns HB_OK, or
+    HB_ETIMEOUT.  This one call blocks, on purpose: for shutdown paths and
+    tests.  Any thread. */
+HB_EXPORT hb_err_t hb_agent_flush(hb_agent_t *self, int timeout_ms);
+
+/*  Heartbeat period (`hb.<name>`: sent, drops, RSS, CPU, uptime); default
+    3000 ms.  Any thread; takes effect after the next heartbeat. */
+HB_EXPORT void hb_agent_set_heartbeat(hb_agent_t *self, uint32_t interval_ms);
 
 /* ----------------------------------------------------------------- knobs -- */
 
