@@ -1,0 +1,339 @@
+/*  bus_throughput.c - messages per second through the bus, two ways:
+
+      healbus: an agent (libhealbus, hb_agent_error) -> a real
+               healbus-broker process -> a SUB subscriber;
+      raw:     a PUB -> zmq_proxy (XSUB/XPUB, in a child process) -> SUB,
+               with bodies of the same size.
+
+    Each run publishes as fast as the publisher can for --seconds and counts
+    only the messages the subscriber receives in that window; runs of the
+    two kinds alternate, --runs of each, and the medians are compared.
+    Usage: bus_throughput [--seconds S] [--runs N]; pin it with
+    `taskset -c 0 bus_throughput` to measure on one CPU. */
+
+#include "healbus.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define BENCH_MAX_RUNS 15
+#define BENCH_PREFIX "err."            // what the subscriber takes
+#define BENCH_TOPIC "err.bench-agent" // the agent's topic, for raw too
+
+typedef struct {
+    char front[256];  // publishers connect here
+    char back[256];   // subscribers connect here
+    pid_t pid;        // the forwarder process (broker or zmq_proxy)
+} bench_fwd_t;
+
+typedef struct {
+    const bench_fwd_t *fwd;
+    size_t body_len;  // raw: bytes per body
+    atomic_bool stop;
+} bench_pub_t;
+
+static double
+s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* -------------------------------------------------------- forwarders -- */
+
+//  The child side of the raw case: zmq_proxy between an XSUB and an XPUB
+//  on free loopback ports, announced on stdout like the broker does.
+static int
+s_proxy_main(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    char front[256], back[256];
+    size_t fl = sizeof front, bl = sizeof back;
+    if (zmq_bind(xsub, "tcp://127.0.0.1:*") != 0 ||
+        zmq_bind(xpub, "tcp://127.0.0.1:*") != 0 ||
+        zmq_getsockopt(xsub, ZMQ_LAST_ENDPOINT, front, &fl) != 0 ||
+        zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, back, &bl) != 0) {
+        fprintf(stderr, "bus_throughput: proxy: %s\n",
+                zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    printf("proxy ready front=%s back=%s\n", front, back);
+    fflush(stdout);
+    zmq_proxy(xsub, xpub, NULL); // until killed
+    return 0;
+}
+
+static bool
+s_field(const char *line, const char *key, char *out, size_t len)
+{
+    const char *p = strstr(line, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    size_t n = strcspn(p, " \r\n");
+    if (n >= len)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+//  Start `path` with `argv` and read its ready line from its stdout.
+static bool
+s_fwd_start(const char *path, char *const argv[], bench_fwd_t *fwd)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    fwd->pid = fork();
+    if (fwd->pid < 0)
+        return false;
+    if (fwd->pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(path, argv);
+        fprintf(stderr, "bus_throughput: exec %s: %s\n", path,
+                strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[1024];
+    FILE *out = fdopen(fds[0], "r");
+    bool ok = out && fgets(line, sizeof line, out) &&
+              s_field(line, "front=", fwd->front, sizeof fwd->front) &&
+              s_field(line, "back=", fwd->back, sizeof fwd->back);
+    if (out)
+        fclose(out); // the child's later writes get EPIPE: it writes none
+    else
+        close(fds[0]);
+    if (!ok)
+        fprintf(stderr, "bus_throughput: %s printed no ready line\n", path);
+    return ok;
+}
+
+static void
+s_fwd_stop(bench_fwd_t *fwd)
+{
+    kill(fwd->pid, SIGTERM);
+    while (waitpid(fwd->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* -------------------------------------------------------- publishers -- */
+
+static void *
+s_raw_publisher(void *arg)
+{
+    bench_pub_t *p = arg;
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int zero = 0;
+    zmq_setsockopt(pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(pub, p->fwd->front);
+    char body[4096];
+    memset(body, 'x', sizeof body);
+    while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+        zmq_send(pub, BENCH_TOPIC, strlen(BENCH_TOPIC), ZMQ_SNDMORE);
+        zmq_send(pub, body, p->body_len, 0);
+    }
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+//  Error text that makes the agent's encoded error body about 128 bytes
+//  with the names below (the run prints the size it saw).
+static const char s_text[] = "cannot open /data/in-0042.csv: "
+                             "gone";
+
+static void *
+s_agent_publisher(void *arg)
+{
+    bench_pub_t *p = arg;
+    hb_err_t why = HB_OK;
+    hb_agent_t *agent = hb_agent_new("bench-agent", p->fwd->front, &why);
+    if (!agent) {
+        fprintf(stderr, "bus_throughput: hb_agent_new: %s\n",
+                hb_err_str(why));
+        return NULL;
+    }
+    while (!atomic_load_explicit(&p->stop, memory_order_relaxed))
+        hb_agent_error(agent, "load_csv", "FileNotFoundError", 1, "%s",
+                       s_text);
+    hb_agent_destroy(&agent);
+    return NULL;
+}
+
+/* -------------------------------------------------------- one run ----- */
+
+//  Subscribe on fwd->back, run `publisher` until `seconds` have passed
+//  since the first message arrived; returns messages per second received
+//  (negative when nothing came) and the last body size in *body_len.
+static double
+s_run(bench_pub_t *p, void *(*publisher)(void *), double seconds,
+      size_t *body_len)
+{
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, BENCH_PREFIX, strlen(BENCH_PREFIX));
+    zmq_connect(sub, p->fwd->back);
+    atomic_store(&p->stop, false);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, publisher, p) != 0)
+        return -1;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    uint64_t count = 0;
+    double start = 0, now = 0;
+    int timeout_ms = 10000; // for the first message only
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    for (;;) {
+        if (zmq_msg_recv(&msg, sub, 0) < 0)
+            break;                                   // the topic frame
+        if (zmq_msg_recv(&msg, sub, 0) < 0)
+            break;                                   // the body frame
+        *body_len = zmq_msg_size(&msg);
+        now = s_now();
+        if (count++ == 0)
+            start = now;
+        // Reading the clock on every message would cost more than the
+        // receive: check it every 1024 messages.
+        if ((count & 1023) == 0 && now - start >= seconds)
+            break;
+    }
+    atomic_store(&p->stop, true);
+    pthread_join(thread, NULL);
+    zmq_msg_close(&msg);
+    int zero = 0;
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    if (count < 2 || now <= start)
+        return -1;
+    return (double)(count - 1) / (now - start);
+}
+
+static int
+s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static bool
+s_parse_args(int argc, char **argv, double *seconds, int *runs)
+{
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            *seconds = strtod(argv[++i], &end);
+            if (*end || !(*seconds >= 0.1 && *seconds <= 60))
+                return false;
+        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > BENCH_MAX_RUNS)
+                return false;
+            *runs = (int)v;
+        } else
+            return false;
+    }
+    return true;
+}
+
+//  One round: the agent through the broker, a raw PUB through the broker
+//  (which tells the broker's share from the agent library's), a raw PUB
+//  through zmq_proxy.  Returns false when a forwarder does not start or
+//  nothing arrives.
+static bool
+s_round(const char *dir, double seconds, double rate[3], size_t *body_len)
+{
+    char broker[PATH_MAX + 32], self[PATH_MAX + 32];
+    snprintf(broker, sizeof broker, "%s/healbus-broker", dir);
+    snprintf(self, sizeof self, "%s/bus_throughput", dir);
+    char *broker_argv[] = {broker, "--front", "tcp://127.0.0.1:*",
+                           "--stats-interval", "0", NULL};
+    char *proxy_argv[] = {self, "--proxy", NULL};
+    bench_fwd_t fwd;
+    bench_pub_t p = {.fwd = &fwd};
+    size_t seen = 0;
+    if (!s_fwd_start(broker, broker_argv, &fwd))
+        return false;
+    rate[0] = s_run(&p, s_agent_publisher, seconds, body_len);
+    p.body_len = *body_len; // raw bodies: the size of the agent's
+    if (rate[0] > 0)
+        rate[1] = s_run(&p, s_raw_publisher, seconds, &seen);
+    s_fwd_stop(&fwd);
+    if (rate[0] <= 0 || rate[1] <= 0 ||
+        !s_fwd_start(self, proxy_argv, &fwd))
+        return false;
+    rate[2] = s_run(&p, s_raw_publisher, seconds, &seen);
+    s_fwd_stop(&fwd);
+    return rate[2] > 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--proxy") == 0)
+        return s_proxy_main();
+    double seconds = 1.5;
+    int runs = 3;
+    if (!s_parse_args(argc, argv, &seconds, &runs)) {
+        fprintf(stderr, "usage: bus_throughput [--seconds 0.1-60] "
+                        "[--runs 1-15]\n");
+        return 2;
+    }
+    char dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n <= 0)
+        return 1;
+    dir[n] = '\0';
+    *strrchr(dir, '/') = '\0';
+    signal(SIGPIPE, SIG_IGN);
+    double rate[3][BENCH_MAX_RUNS];
+    size_t body_len = 0;
+    for (int i = 0; i < runs; i++) {
+        double r[3] = {0, 0, 0};
+        if (!s_round(dir, seconds, r, &body_len)) {
+            fprintf(stderr, "bus_throughput: run %d failed\n", i + 1);
+            return 1;
+        }
+        for (int k = 0; k < 3; k++)
+            rate[k][i] = r[k];
+        printf("run %d: agent+broker %.0f, pub+broker %.0f, pub+zmq_proxy "
+               "%.0f msg/s\n",
+               i + 1, r[0], r[1], r[2]);
+        fflush(stdout);
+    }
+    double agent = s_median(rate[0], runs), pub = s_median(rate[1], runs),
+           proxy = s_median(rate[2], runs);
+    printf("body %zu bytes, %d runs of %.1f s each, medians:\n", body_len,
+           runs, seconds);
+    printf("healbus agent -> healbus-broker -> SUB: %10.0f msg/s\n", agent);
+    printf("raw PUB       -> healbus-broker -> SUB: %10.0f msg/s\n", pub);
+    printf("raw PUB       -> zmq_proxy      -> SUB: %10.0f msg/s\n", proxy);
+    printf("ratio healbus / raw zmq_proxy: %.3f  (broker alone: %.3f)\n",
+           agent / proxy, pub / proxy);
+    return 0;
+}
