@@ -103,9 +103,12 @@ s_lookup(node_ctx_t *ctx, const char *key, char *shown, size_t shown_len,
         return NULL;
     snprintf(shown, shown_len, "%s.%s", node_ctx_role(ctx), key);
     const char *value = node_config_get(config, shown, origin_p);
+    // The plain key is looked up either way: when the role's own key
+    // shadows it, it is still a known setting, not a typo to warn about.
+    const char *plain = node_config_get(config, key, value ? NULL : origin_p);
     if (!value) {
         snprintf(shown, shown_len, "%s", key);
-        value = node_config_get(config, key, origin_p);
+        value = plain;
     }
     return value;
 }
