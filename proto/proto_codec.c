@@ -58,6 +58,7 @@ typedef enum {
 
 typedef struct {
     const char *key;
+    uint8_t klen;    // strlen(key), so the hot path never measures it
     s_ftype_t type;
     bool req;
     size_t off;      // of the field in its struct
@@ -127,10 +128,12 @@ static const s_enum_t s_args = {s_arg_name, PROTO_ARG_STRING + 1};
 #define S_N(a) (sizeof(a) / sizeof((a)[0]))
 #define REQ true
 #define OPT false
-#define FLD(key, type, req, st, m) {key, type, req, offsetof(st, m), 0, NULL}
-#define ENUM(key, req, st, m, e) {key, F_ENUM, req, offsetof(st, m), 0, &e}
+#define FLD(key, type, req, st, m)                                           \
+    {key, sizeof(key) - 1, type, req, offsetof(st, m), 0, NULL}
+#define ENUM(key, req, st, m, e)                                             \
+    {key, sizeof(key) - 1, F_ENUM, req, offsetof(st, m), 0, &e}
 #define MANY(key, type, req, st, m, n, aux)                                  \
-    {key, type, req, offsetof(st, m), offsetof(st, n), aux}
+    {key, sizeof(key) - 1, type, req, offsetof(st, m), offsetof(st, n), aux}
 
 static double
 s_num(const proto_value_t *v)
@@ -452,7 +455,19 @@ static const s_schema_t s_kinds[PROTO_KIND_COUNT] = {
 //  reader would silently cut there), ids printable ASCII without spaces
 //  (they become topic subjects), names and ids never empty.
 static hb_err_t
+s_check_chars(s_ftype_t type, const char *s, size_t len);
+
+static hb_err_t
 s_check_str(s_ftype_t type, const char *s, size_t len)
+{
+    if (memchr(s, '\0', len))
+        return HB_EVALUE;
+    return s_check_chars(type, s, len);
+}
+
+//  Everything but the NUL scan: a length from strnlen has no NUL inside.
+static hb_err_t
+s_check_chars(s_ftype_t type, const char *s, size_t len)
 {
     size_t cap = type == F_TEXT     ? PROTO_MAX_TEXT
                  : type == F_SERIES ? PROTO_MAX_SERIES
@@ -461,8 +476,6 @@ s_check_str(s_ftype_t type, const char *s, size_t len)
                                     : PROTO_MAX_NAME;
     if (len > cap)
         return HB_ETOOBIG;
-    if (memchr(s, '\0', len))
-        return HB_EVALUE;
     if (type == F_TEXT)
         return HB_OK;
     if (len == 0)
@@ -538,7 +551,7 @@ s_enc_str(s_enc_t *e, s_ftype_t type, const char *s)
     if (!s)
         return HB_EINVAL;
     size_t len = strnlen(s, PROTO_MAX_TEXT + 1);
-    hb_err_t rc = s_check_str(type, s, len);
+    hb_err_t rc = s_check_chars(type, s, len);
     if (rc != HB_OK)
         return rc == HB_ETOOBIG ? rc : HB_EINVAL;
     msgpack_pack_str(&e->pk, len);
@@ -546,12 +559,18 @@ s_enc_str(s_enc_t *e, s_ftype_t type, const char *s)
     return HB_OK;
 }
 
+//  Keys are short constants (fixstr): header and bytes in one append.
 static void
-s_enc_key(s_enc_t *e, const char *key)
+s_enc_key(s_enc_t *e, const s_field_t *f)
 {
-    size_t len = strlen(key);
-    msgpack_pack_str(&e->pk, len);
-    msgpack_pack_str_body(&e->pk, key, len);
+    assert(f->klen < 32);
+    if (e->overflow || (size_t)f->klen + 1 > e->cap - e->len) {
+        e->overflow = true;
+        return;
+    }
+    e->buf[e->len] = (uint8_t)(0xa0 | f->klen);
+    memcpy(e->buf + e->len + 1, f->key, f->klen);
+    e->len += (size_t)f->klen + 1;
 }
 
 static hb_err_t
@@ -720,7 +739,7 @@ s_enc_map(s_enc_t *e, const s_schema_t *const *sc, const void *const *base,
                 if (!f->req)
                     continue;
             }
-            s_enc_key(e, f->key);
+            s_enc_key(e, f);
             S_TRY(s_enc_field(e, f, base[s]));
             n++;
         }
@@ -950,10 +969,9 @@ s_skip_item(s_rd_t *rd, const s_item_t *it, int depth)
 }
 
 static bool
-s_is_key(const s_item_t *it, const char *key)
+s_is_key(const s_item_t *it, const char *key, size_t klen)
 {
-    return it->type == MP_STR && it->n == strlen(key) &&
-           memcmp(it->s, key, it->n) == 0;
+    return it->type == MP_STR && it->n == klen && memcmp(it->s, key, klen) == 0;
 }
 
 //  Pass 1: the structure of the whole body (truncation, caps, depth,
@@ -974,7 +992,7 @@ s_scan(const uint8_t *body, size_t len)
         S_TRY(s_skip_item(&rd, &key, 2));
         S_TRY(s_read(&rd, &val));
         S_TRY(s_skip_item(&rd, &val, 2));
-        if (!found && s_is_key(&key, "v")) {
+        if (!found && s_is_key(&key, "v", 1)) {
             found = true;
             ver = val;
         }
@@ -1196,7 +1214,7 @@ s_lookup(const s_item_t *key, const s_schema_t *const *sc, size_t ns,
     size_t idx = 0;
     for (size_t s = 0; s < ns; s++)
         for (size_t i = 0; i < sc[s]->n; i++, idx++)
-            if (s_is_key(key, sc[s]->fields[i].key)) {
+            if (s_is_key(key, sc[s]->fields[i].key, sc[s]->fields[i].klen)) {
                 *schema = s;
                 *index = idx;
                 return &sc[s]->fields[i];
