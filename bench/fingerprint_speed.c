@@ -4,7 +4,7 @@
     second and a half; the figure is the median of five runs, on whatever
     core the scheduler gives us. Usage: fingerprint_speed [LOGHUB2K_DIR]. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   // sched_getcpu, clock_gettime
+#define _GNU_SOURCE 1 // sched_getcpu, clock_gettime
 #endif
 
 #include "../node/healer/healer_templates.h"
@@ -23,12 +23,12 @@
 #define S_RUN_SECONDS 1.5
 #define S_MAX_MESSAGES 100000
 
-static const char *const s_systems[] = {"Apache", "BGL", "HDFS", "Hadoop",
-                                        "Linux", "OpenStack", "Spark",
-                                        "Zookeeper"};
+static const char *const s_systems[] = {"Apache", "BGL",      "HDFS",
+                                        "Hadoop", "Linux",    "OpenStack",
+                                        "Spark",  "Zookeeper"};
 
 typedef struct {
-    char *text[S_MAX_MESSAGES];   // owned
+    char *text[S_MAX_MESSAGES]; // owned
     size_t len[S_MAX_MESSAGES];
     size_t count;
 } s_corpus_t;
@@ -83,16 +83,17 @@ static int
 s_load_system(s_corpus_t *c, const char *dir, const char *sys)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s/%s_2k.log_structured.csv", dir, sys, sys);
+    snprintf(path, sizeof path, "%s/%s/%s_2k.log_structured.csv", dir, sys,
+             sys);
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "fingerprint_speed: cannot open %s\n", path);
         return -1;
     }
-    size_t cap = 1 << 16;   // Loghub rows are far shorter
+    size_t cap = 1 << 16; // Loghub rows are far shorter
     char *line = malloc(cap);
-    int col = line && fgets(line, (int) cap, f) ? s_column(line, "Content") : -1;
-    while (col >= 0 && c->count < S_MAX_MESSAGES && fgets(line, (int) cap, f)) {
+    int col = line && fgets(line, (int)cap, f) ? s_column(line, "Content") : -1;
+    while (col >= 0 && c->count < S_MAX_MESSAGES && fgets(line, (int)cap, f)) {
         const char *p = line;
         for (int i = 0; i < col; i++) {
             size_t n;
@@ -113,7 +114,7 @@ s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 // One run: a fresh miner fed `passes` times over the corpus; lines/s.
@@ -131,13 +132,13 @@ s_run(const s_corpus_t *c, int passes, size_t *groups)
     double dt = s_now() - t0;
     *groups = healer_templates_count(m);
     healer_templates_destroy(&m);
-    return (double) passes * (double) c->count / dt;
+    return (double)passes * (double)c->count / dt;
 }
 
 static int
 s_cmp_double(const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
@@ -161,7 +162,7 @@ int
 main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : FINGERPRINT_DATA_DIR;
-    s_corpus_t *c = calloc(1, sizeof *c);   // too big for the stack
+    s_corpus_t *c = calloc(1, sizeof *c); // too big for the stack
     if (!c)
         return 1;
     for (size_t i = 0; i < sizeof s_systems / sizeof *s_systems; i++) {
@@ -170,7 +171,7 @@ main(int argc, char **argv)
     }
     size_t groups = 0;
     double probe = s_run(c, 1, &groups);
-    int passes = (int) (S_RUN_SECONDS * probe / (double) c->count) + 1;
+    int passes = (int)(S_RUN_SECONDS * probe / (double)c->count) + 1;
     double rate[S_RUNS];
     for (int r = 0; r < S_RUNS; r++)
         rate[r] = s_run(c, passes, &groups);
@@ -179,8 +180,8 @@ main(int argc, char **argv)
     printf("messages: %zu x %d passes per run, %zu templates\n", c->count,
            passes, groups);
     printf("healer_templates_add: %.0f lines/s (median of %d runs; "
-           "min %.0f, max %.0f)\n", rate[S_RUNS / 2], S_RUNS, rate[0],
-           rate[S_RUNS - 1]);
+           "min %.0f, max %.0f)\n",
+           rate[S_RUNS / 2], S_RUNS, rate[0], rate[S_RUNS - 1]);
     for (size_t i = 0; i < c->count; i++)
         free(c->text[i]);
     free(c);

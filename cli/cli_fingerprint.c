@@ -22,10 +22,10 @@ static const char s_usage[] =
     "Group log or error messages into templates. Reads one message per line\n"
     "on stdin and writes '<group-id><TAB><template>' on stdout for each\n"
     "input line, in input order (an empty line gets a line too). Parts that\n"
-    "look variable (numbers, ids, addresses, paths with digits, hex, times)\n"
-    "become '<*>'. Ids are stable: a group keeps its id when its template is\n"
-    "generalised. Lines are cut at 4096 bytes; NUL and control bytes count\n"
-    "as spaces.\n"
+    "look variable (anything with a digit, paths, URLs, host names, hex\n"
+    "addresses, timestamps, sizes) become '<*>', and a run of them one '<*>'.\n"
+    "Ids are stable: a group keeps its id when its template is generalised.\n"
+    "Lines are cut at 4096 bytes; NUL and control bytes count as spaces.\n"
     "\n"
     "  --max-groups N  live templates kept; past that the least recently\n"
     "                  used is forgotten and its lines get new ids\n"
@@ -37,12 +37,12 @@ static const char s_usage[] =
     "Exit status: 0 done, 1 read/write error or out of memory, 2 usage.\n";
 
 typedef struct {
-    healer_templates_t *miner;  // owned by s_run
-    char *line;                 // owned: the line being assembled
+    healer_templates_t *miner; // owned by s_run
+    char *line;                // owned: the line being assembled
     size_t line_len;
-    size_t line_cap;            // bytes kept per line; the rest is skipped
-    bool pending;               // bytes seen since the last newline
-    char *out;                  // owned: output block
+    size_t line_cap; // bytes kept per line; the rest is skipped
+    bool pending;    // bytes seen since the last newline
+    char *out;       // owned: output block
     size_t out_len;
 } s_run_t;
 
@@ -77,7 +77,7 @@ s_parse_options(int argc, char **argv, healer_templates_cfg_t *cfg)
             if (errno || end == val || *end || val[0] == '-' || n == 0 ||
                 n > HEALER_TEMPLATES_GROUPS_CEILING)
                 return s_usage_error("--max-groups wants 1..1048576, got", val);
-            cfg->max_groups = (size_t) n;
+            cfg->max_groups = (size_t)n;
         } else {
             double s = strtod(val, &end);
             if (errno || end == val || *end || !(s > 0.0 && s <= 1.0))
@@ -85,14 +85,16 @@ s_parse_options(int argc, char **argv, healer_templates_cfg_t *cfg)
             cfg->similarity = s;
         }
     }
-    return -1;   // no early exit: run
+    return -1; // no early exit: run
 }
 
 static int
 s_flush(s_run_t *run)
 {
-    if (run->out_len > 0 && fwrite(run->out, 1, run->out_len, stdout) != run->out_len) {
-        fprintf(stderr, "healbus fingerprint: write error: %s\n", strerror(errno));
+    if (run->out_len > 0 &&
+        fwrite(run->out, 1, run->out_len, stdout) != run->out_len) {
+        fprintf(stderr, "healbus fingerprint: write error: %s\n",
+                strerror(errno));
         return 1;
     }
     run->out_len = 0;
@@ -106,7 +108,7 @@ s_put_u32(char *p, uint32_t v)
     char tmp[10];
     size_t n = 0;
     do {
-        tmp[n++] = (char) ('0' + v % 10);
+        tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
     for (size_t i = 0; i < n; i++)
@@ -132,7 +134,7 @@ s_emit(s_run_t *run, const char *text, size_t len)
     *p++ = '\t';
     memcpy(p, tpl, tlen);
     p[tlen] = '\n';
-    run->out_len = (size_t) (p + tlen + 1 - run->out);
+    run->out_len = (size_t)(p + tlen + 1 - run->out);
     return 0;
 }
 
@@ -152,13 +154,13 @@ s_feed(s_run_t *run, const char *p, size_t n)
 {
     const char *end = p + n;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
         if (nl && !run->pending) {
-            if (s_emit(run, p, (size_t) (nl - p)))
+            if (s_emit(run, p, (size_t)(nl - p)))
                 return 1;
         } else {
-            s_append(run, p, (size_t) (stop - p));
+            s_append(run, p, (size_t)(stop - p));
             run->pending = !nl;
             if (nl && s_emit(run, run->line, run->line_len))
                 return 1;
@@ -179,14 +181,16 @@ s_run(s_run_t *run, char *in)
             return 1;
     }
     if (ferror(stdin)) {
-        fprintf(stderr, "healbus fingerprint: read error: %s\n", strerror(errno));
+        fprintf(stderr, "healbus fingerprint: read error: %s\n",
+                strerror(errno));
         return 1;
     }
     // A last line without a newline is still a line.
     if (run->pending && s_emit(run, run->line, run->line_len))
         return 1;
     if (s_flush(run) || fflush(stdout) != 0) {
-        fprintf(stderr, "healbus fingerprint: write error: %s\n", strerror(errno));
+        fprintf(stderr, "healbus fingerprint: write error: %s\n",
+                strerror(errno));
         return 1;
     }
     return 0;

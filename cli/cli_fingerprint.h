@@ -8,7 +8,6 @@
 /*  argv[0] is "fingerprint". Returns the process exit status: 0 on success
     (also for --help), 1 on an I/O or memory error, 2 on a usage error. Uses
     stdin, stdout and stderr; keeps no state between calls. */
-int
-cli_fingerprint_main(int argc, char **argv);
+int cli_fingerprint_main(int argc, char **argv);
 
 #endif

@@ -1,9 +1,10 @@
 /*  healer_templates: online log-template miner (see healer_templates.h and
     docs/fingerprint.md). A line is cut into tokens, the parts of tokens that
-    carry digits become "<*>", and the line joins the most similar template
-    among those that share its token count and leading token; if none is
-    similar enough it starts a new template. All memory is bounded by the
-    config: a fixed slot table, LRU eviction, fixed per-line scratch. */
+    look like values (digits, paths, host names, hex addresses, timestamps,
+    sizes) become "<*>", and the line joins the most similar template among
+    those that share its token count and leading token; if none is similar
+    enough it starts a new template. All memory is bounded by the config: a
+    fixed slot table, LRU eviction, fixed per-line scratch. */
 #include "healer_templates.h"
 
 #include <assert.h>
@@ -20,20 +21,20 @@
 #define S_FILE_HEADER "healbus-templates 1"
 // Longest rendered template for a line cap: masking at most triples the
 // bytes, and the joining spaces replace whitespace that was there.
-#define S_TEXT_CAP(line_cap) (4 * (size_t) (line_cap) + 8)
+#define S_TEXT_CAP(line_cap) (4 * (size_t)(line_cap) + 8)
 
 typedef struct {
-    uint32_t id;      // HEALER_TEMPLATES_NONE while the slot is free
-    uint32_t ntok;    // tokens in the template
-    uint64_t leaf;    // hash of the token count and leading token
-    uint64_t hits;    // messages absorbed
-    uint64_t *tok;    // owned block: ntok token hashes (S_WILD_HASH for
-                      // "<*>"), then the rendered template
-    char *text;       // inside the tok block, NUL-terminated
-    size_t mem_cap;   // bytes in the tok block
-    uint32_t newer;   // LRU neighbours (slot numbers or S_NO_SLOT)
+    uint32_t id;    // HEALER_TEMPLATES_NONE while the slot is free
+    uint32_t ntok;  // tokens in the template
+    uint64_t leaf;  // hash of the token count and leading token
+    uint64_t hits;  // messages absorbed
+    uint64_t *tok;  // owned block: ntok token hashes (S_WILD_HASH for
+                    // "<*>"), then the rendered template
+    char *text;     // inside the tok block, NUL-terminated
+    size_t mem_cap; // bytes in the tok block
+    uint32_t newer; // LRU neighbours (slot numbers or S_NO_SLOT)
     uint32_t older;
-    uint32_t next;    // next slot in the same leaf bucket
+    uint32_t next; // next slot in the same leaf bucket
 } group_t;
 
 // One tokenised line, in the miner's scratch: no allocation per line.
@@ -54,16 +55,16 @@ struct healer_templates {
     uint32_t live;      // slots holding a group
     uint32_t newest;    // LRU ends
     uint32_t oldest;
-    uint32_t *buckets;  // owned: leaf hash -> first slot
+    uint32_t *buckets; // owned: leaf hash -> first slot
     size_t bucket_mask;
     uint32_t *id_keys;  // owned: open-addressed id -> slot table
     uint32_t *id_slots; // owned
     size_t id_mask;
     uint32_t next_id;
     uint64_t evictions;
-    line_t line;        // owned buffers: the line being added
-    char *render;       // owned: scratch for re-rendering a template
-    uint64_t *gen_tok;  // owned: scratch for a generalised template's hashes
+    line_t line;       // owned buffers: the line being added
+    char *render;      // owned: scratch for re-rendering a template
+    uint64_t *gen_tok; // owned: scratch for a generalised template's hashes
 };
 
 //  --------------------------------------------------------------------------
@@ -83,9 +84,21 @@ s_is_delim(unsigned char c)
     // Punctuation that glues a key to its value ("uid=0", "port:80",
     // "(pid 12)"): split there so the key survives while the value is masked.
     switch (c) {
-    case '=': case ':': case ',': case ';': case '(': case ')':
-    case '[': case ']': case '{': case '}': case '<': case '>':
-    case '"': case '\'': case '|':
+    case '=':
+    case ':':
+    case ',':
+    case ';':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '<':
+    case '>':
+    case '"':
+    case '\'':
+    case '|':
         return true;
     default:
         return false;
@@ -96,7 +109,7 @@ static uint64_t
 s_hash_step(uint64_t h, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) p[i];
+        h ^= (unsigned char)p[i];
         h *= UINT64_C(0x100000001b3);
     }
     return h;
@@ -132,7 +145,7 @@ static size_t
 s_entry_len(const char *entry, size_t width)
 {
     const char *nul = memchr(entry, '\0', width);
-    return nul ? (size_t) (nul - entry) : width;
+    return nul ? (size_t)(nul - entry) : width;
 }
 
 static bool
@@ -157,8 +170,8 @@ s_is_host_name(const char *p, size_t n)
     const char *dot = memchr(p, '.', n);
     while (dot) {
         const char *label = dot + 1;
-        const char *next = memchr(label, '.', n - (size_t) (label - p));
-        size_t len = (size_t) ((next ? next : p + n) - label);
+        const char *next = memchr(label, '.', n - (size_t)(label - p));
+        size_t len = (size_t)((next ? next : p + n) - label);
         for (const char *t = s_host_tlds; *t && len <= 4; t += 4) {
             if (s_entry_len(t, 4) == len && memcmp(t, label, len) == 0)
                 return true;
@@ -189,9 +202,9 @@ s_piece_class(const char *p, size_t n)
     return digit || s_is_host_name(p, n) ? S_PIECE_VALUE : S_PIECE_WORD;
 }
 
-// Where a path that starts at `i` ends: paths carry '=' ':' ',' of their own
-// (query strings, ports), so only the closing punctuation at the very end of
-// the token is left outside.
+// Where a path that began in a token of n bytes ends: paths carry '=' ':' ','
+// of their own (query strings, ports), so only the closing punctuation at the
+// very end of the token is left outside.
 static size_t
 s_path_end(const char *p, size_t n)
 {
@@ -248,12 +261,12 @@ s_mask_token(const char *p, size_t n, char *out, bool after_value)
     bool constant = false;
     bool variable = false;
     while (i < n) {
-        if (s_is_delim((unsigned char) p[i])) {
+        if (s_is_delim((unsigned char)p[i])) {
             out[w++] = p[i++];
             continue;
         }
         size_t start = i;
-        while (i < n && !s_is_delim((unsigned char) p[i]))
+        while (i < n && !s_is_delim((unsigned char)p[i]))
             i++;
         s_piece_t kind = s_piece_class(p + start, i - start);
         // A byte unit right after a number is part of that size: "5.2 KB,"
@@ -360,7 +373,7 @@ s_fold_runs(line_t *ln)
 static size_t
 s_skip_space(const char *text, size_t i, size_t len)
 {
-    while (i < len && s_is_space((unsigned char) text[i]))
+    while (i < len && s_is_space((unsigned char)text[i]))
         i++;
     return i;
 }
@@ -371,9 +384,9 @@ static uint64_t
 s_leaf_key(const line_t *ln)
 {
     uint64_t h = s_hash_step(UINT64_C(0x84222325cbf29ce4),
-                             (const char *) &ln->ntok, sizeof ln->ntok);
+                             (const char *)&ln->ntok, sizeof ln->ntok);
     if (ln->ntok > 0)
-        h = s_hash_step(h, (const char *) &ln->hash[0], sizeof ln->hash[0]);
+        h = s_hash_step(h, (const char *)&ln->hash[0], sizeof ln->hash[0]);
     return h;
 }
 
@@ -394,7 +407,7 @@ s_tokenize(healer_templates_t *self, const char *text, size_t len, size_t cap)
             // Last slot and more than one token left: fold the tail into one
             // variable, so a long list still lands in a bounded template.
             size_t end = i;
-            while (end < len && !s_is_space((unsigned char) text[end]))
+            while (end < len && !s_is_space((unsigned char)text[end]))
                 end++;
             if (s_skip_space(text, end, len) < len) {
                 memcpy(ln->buf + w, S_WILD, S_WILD_LEN);
@@ -403,11 +416,12 @@ s_tokenize(healer_templates_t *self, const char *text, size_t len, size_t cap)
             }
         }
         size_t start = i;
-        while (i < len && !s_is_space((unsigned char) text[i]))
+        while (i < len && !s_is_space((unsigned char)text[i]))
             i++;
-        bool after_value = ln->ntok > 0 && ln->hash[ln->ntok - 1] == S_WILD_HASH;
-        uint32_t n = (uint32_t) s_mask_token(text + start, i - start,
-                                             ln->buf + w, after_value);
+        bool after_value =
+            ln->ntok > 0 && ln->hash[ln->ntok - 1] == S_WILD_HASH;
+        uint32_t n = (uint32_t)s_mask_token(text + start, i - start,
+                                            ln->buf + w, after_value);
         s_push_token(ln, w, n);
         w += n;
         i = s_skip_space(text, i, len);
@@ -424,7 +438,7 @@ s_tokenize(healer_templates_t *self, const char *text, size_t len, size_t cap)
 static size_t
 s_id_home(const healer_templates_t *self, uint32_t id)
 {
-    return (size_t) (id * UINT32_C(2654435761)) & self->id_mask;
+    return (size_t)(id * UINT32_C(2654435761)) & self->id_mask;
 }
 
 static size_t
@@ -534,7 +548,8 @@ s_lru_touch(healer_templates_t *self, uint32_t slot)
 static void
 s_bucket_unlink(healer_templates_t *self, uint32_t slot)
 {
-    uint32_t *link = &self->buckets[self->groups[slot].leaf & self->bucket_mask];
+    uint32_t *link =
+        &self->buckets[self->groups[slot].leaf & self->bucket_mask];
     while (*link != slot) {
         assert(*link != S_NO_SLOT);
         link = &self->groups[*link].next;
@@ -545,7 +560,8 @@ s_bucket_unlink(healer_templates_t *self, uint32_t slot)
 static void
 s_bucket_push(healer_templates_t *self, uint32_t slot)
 {
-    uint32_t *head = &self->buckets[self->groups[slot].leaf & self->bucket_mask];
+    uint32_t *head =
+        &self->buckets[self->groups[slot].leaf & self->bucket_mask];
     self->groups[slot].next = *head;
     *head = slot;
 }
@@ -608,7 +624,7 @@ s_group_store(group_t *g, const uint64_t *tok, uint32_t ntok, const char *text,
         uint64_t *mem = malloc(need);
         if (!mem)
             return -1;
-        memcpy(mem, tok, ntok * sizeof(uint64_t));   // tok may be g->tok
+        memcpy(mem, tok, ntok * sizeof(uint64_t)); // tok may be g->tok
         free(g->tok);
         g->tok = mem;
         g->mem_cap = need;
@@ -616,7 +632,7 @@ s_group_store(group_t *g, const uint64_t *tok, uint32_t ntok, const char *text,
         memmove(g->tok, tok, ntok * sizeof(uint64_t));
     }
     g->ntok = ntok;
-    g->text = (char *) (g->tok + ntok);
+    g->text = (char *)(g->tok + ntok);
     memcpy(g->text, text, text_len + 1);
     return 0;
 }
@@ -630,7 +646,7 @@ s_group_create(healer_templates_t *self)
     group_t *g = &self->groups[slot];
     size_t text_len = s_render_line(ln, self->render);
     if (s_group_store(g, ln->hash, ln->ntok, self->render, text_len) != 0) {
-        g->next = self->free_head;   // keep the slot for the next try
+        g->next = self->free_head; // keep the slot for the next try
         self->free_head = slot;
         return S_NO_SLOT;
     }
@@ -644,8 +660,10 @@ s_group_create(healer_templates_t *self)
     return slot;
 }
 
-// Share of the template's tokens that the line matches. A "<*>" in the
-// template matches anything; a constant matches only the same constant.
+// Share of the template's tokens that the line repeats exactly ("<*>" only
+// matches "<*>"). A "<*>" that generalising put in the template does not
+// match a word, or every merge would make the template easier to join and
+// it would swallow unrelated events (the snowball Drain avoids the same way).
 static double
 s_similarity(const group_t *g, const line_t *ln)
 {
@@ -654,7 +672,7 @@ s_similarity(const group_t *g, const line_t *ln)
     uint32_t same = 0;
     for (uint32_t i = 0; i < g->ntok; i++)
         same += g->tok[i] == ln->hash[i];
-    return (double) same / g->ntok;
+    return (double)same / g->ntok;
 }
 
 static uint32_t
@@ -685,15 +703,16 @@ s_generalise(healer_templates_t *self, uint32_t slot)
     group_t *g = &self->groups[slot];
     const line_t *ln = &self->line;
     uint32_t i = 0;
-    while (i < g->ntok && (g->tok[i] == ln->hash[i] || g->tok[i] == S_WILD_HASH))
+    while (i < g->ntok &&
+           (g->tok[i] == ln->hash[i] || g->tok[i] == S_WILD_HASH))
         i++;
     if (i == g->ntok)
-        return 0;   // the common case: the line fits the template as it is
+        return 0; // the common case: the line fits the template as it is
     size_t w = 0;
     const char *t = g->text;
     for (i = 0; i < g->ntok; i++) {
         const char *end = strchr(t, ' ');
-        size_t n = end ? (size_t) (end - t) : strlen(t);
+        size_t n = end ? (size_t)(end - t) : strlen(t);
         bool keep = g->tok[i] == ln->hash[i] || g->tok[i] == S_WILD_HASH;
         if (i > 0)
             self->render[w++] = ' ';
@@ -716,7 +735,7 @@ healer_templates_add(healer_templates_t *self, const char *text, size_t len)
     if (slot == S_NO_SLOT)
         slot = s_group_create(self);
     else if (s_generalise(self, slot) != 0)
-        return HEALER_TEMPLATES_NONE;   // the old template is still intact
+        return HEALER_TEMPLATES_NONE; // the old template is still intact
     if (slot == S_NO_SLOT)
         return HEALER_TEMPLATES_NONE;
     group_t *g = &self->groups[slot];
@@ -863,8 +882,8 @@ healer_templates_save(const healer_templates_t *self, FILE *out)
     for (uint32_t slot = self->oldest; slot != S_NO_SLOT;
          slot = self->groups[slot].newer) {
         const group_t *g = &self->groups[slot];
-        if (fprintf(out, "%lu\t%llu\t%s\n", (unsigned long) g->id,
-                    (unsigned long long) g->hits, g->text) < 0)
+        if (fprintf(out, "%lu\t%llu\t%s\n", (unsigned long)g->id,
+                    (unsigned long long)g->hits, g->text) < 0)
             return -1;
     }
     return fflush(out) == 0 ? 0 : -1;
@@ -891,7 +910,7 @@ s_read_line(FILE *in, char *buf, size_t cap, size_t *len_p)
             return S_READ_NUL;
         if (len + 1 >= cap)
             return S_READ_TOO_LONG;
-        buf[len++] = (char) c;
+        buf[len++] = (char)c;
     }
     buf[len] = '\0';
     *len_p = len;
@@ -912,7 +931,7 @@ s_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
     for (size_t i = 0; i < n; i++) {
         if (p[i] < '0' || p[i] > '9')
             return -1;
-        uint64_t d = (uint64_t) (p[i] - '0');
+        uint64_t d = (uint64_t)(p[i] - '0');
         if (v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
@@ -927,7 +946,7 @@ s_count_tokens(const char *p, size_t n)
     size_t count = 0;
     for (size_t i = s_skip_space(p, 0, n); i < n; i = s_skip_space(p, i, n)) {
         count++;
-        while (i < n && !s_is_space((unsigned char) p[i]))
+        while (i < n && !s_is_space((unsigned char)p[i]))
             i++;
     }
     return count;
@@ -936,7 +955,7 @@ s_count_tokens(const char *p, size_t n)
 typedef struct {
     uint32_t id;
     uint64_t hits;
-    const char *text;   // borrowed from the line buffer
+    const char *text; // borrowed from the line buffer
     size_t text_len;
 } s_record_t;
 
@@ -946,19 +965,21 @@ s_parse_record(const healer_templates_t *self, const char *line, size_t len,
                s_record_t *rec)
 {
     const char *tab1 = memchr(line, '\t', len);
-    const char *tab2 = tab1 ? memchr(tab1 + 1, '\t', len - (size_t) (tab1 + 1 - line)) : NULL;
+    const char *tab2 =
+        tab1 ? memchr(tab1 + 1, '\t', len - (size_t)(tab1 + 1 - line)) : NULL;
     if (!tab2)
         return "expected <id>\\t<hits>\\t<template>";
     uint64_t v;
-    if (s_parse_u64(line, (size_t) (tab1 - line), HEALER_TEMPLATES_NONE - 1, &v))
+    if (s_parse_u64(line, (size_t)(tab1 - line), HEALER_TEMPLATES_NONE - 1, &v))
         return "bad id";
-    rec->id = (uint32_t) v;
-    if (s_parse_u64(tab1 + 1, (size_t) (tab2 - tab1 - 1), UINT64_MAX, &rec->hits))
+    rec->id = (uint32_t)v;
+    if (s_parse_u64(tab1 + 1, (size_t)(tab2 - tab1 - 1), UINT64_MAX,
+                    &rec->hits))
         return "bad hit count";
     rec->text = tab2 + 1;
-    rec->text_len = len - (size_t) (rec->text - line);
+    rec->text_len = len - (size_t)(rec->text - line);
     for (size_t i = 0; i < rec->text_len; i++) {
-        unsigned char c = (unsigned char) rec->text[i];
+        unsigned char c = (unsigned char)rec->text[i];
         if (c < ' ' || c == 0x7f)
             return "control byte in template";
     }
@@ -973,12 +994,13 @@ s_parse_record(const healer_templates_t *self, const char *line, size_t len,
 static int
 s_install(healer_templates_t *self, const s_record_t *rec)
 {
-    s_tokenize(self, rec->text, rec->text_len, S_TEXT_CAP(self->cfg.max_line_bytes));
+    s_tokenize(self, rec->text, rec->text_len,
+               S_TEXT_CAP(self->cfg.max_line_bytes));
     uint32_t slot = s_group_create(self);
     if (slot == S_NO_SLOT)
         return -1;
     group_t *g = &self->groups[slot];
-    s_id_del(self, g->id);   // swap the fresh id for the saved one
+    s_id_del(self, g->id); // swap the fresh id for the saved one
     g->id = rec->id;
     g->hits = rec->hits;
     s_id_put(self, g->id, slot);
@@ -1018,7 +1040,7 @@ s_load_records(healer_templates_t *self, FILE *in, char *buf, size_t cap,
             why = s_parse_record(self, buf, len, &rec);
         if (!why && s_id_find(self, rec.id) != S_NO_SLOT) {
             snprintf(err, errlen, "line %lu: duplicate id %lu", lineno,
-                     (unsigned long) rec.id);
+                     (unsigned long)rec.id);
             return -1;
         }
         if (!why && self->live == self->cfg.max_groups)
@@ -1032,7 +1054,7 @@ s_load_records(healer_templates_t *self, FILE *in, char *buf, size_t cap,
         max_id = rec.id > max_id || !any ? rec.id : max_id;
         any = true;
     }
-    self->next_id = any ? (uint32_t) (max_id + 1) : 0;
+    self->next_id = any ? (uint32_t)(max_id + 1) : 0;
     if (self->next_id == HEALER_TEMPLATES_NONE)
         self->next_id = 0;
     return 0;
@@ -1044,7 +1066,7 @@ healer_templates_load(FILE *in, const healer_templates_cfg_t *cfg, char *err,
 {
     assert(in);
     char dummy[1];
-    if (!err || errlen == 0) {   // callers may not care why; we still need room
+    if (!err || errlen == 0) { // callers may not care why; we still need room
         err = dummy;
         errlen = sizeof dummy;
     }

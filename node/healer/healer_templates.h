@@ -22,7 +22,7 @@ typedef struct {
                            // trailing "<*>" token (128)
     size_t max_line_bytes; // bytes read per line; the rest is ignored (4096)
     double similarity;     // share of a template's tokens a line must match
-                           // to join it, in (0, 1] (HEALER_TEMPLATES_SIMILARITY)
+                       // to join it, in (0, 1] (HEALER_TEMPLATES_SIMILARITY)
 } healer_templates_cfg_t;
 
 #define HEALER_TEMPLATES_MAX_GROUPS 4096
@@ -40,12 +40,10 @@ typedef struct {
 /*  Create a miner. `cfg` may be NULL for the defaults; fields above their
     ceilings, or a similarity outside (0, 1], make it return NULL, as does
     running out of memory. Caller destroys. */
-healer_templates_t *
-healer_templates_new(const healer_templates_cfg_t *cfg);
+healer_templates_t *healer_templates_new(const healer_templates_cfg_t *cfg);
 
 /*  Free the miner and write NULL to *self_p. Accepts NULL and *self_p NULL. */
-void
-healer_templates_destroy(healer_templates_t **self_p);
+void healer_templates_destroy(healer_templates_t **self_p);
 
 /*  Learn one message of `len` bytes (any bytes: NULs and control bytes count
     as spaces, bytes past max_line_bytes are ignored) and return the id of its
@@ -53,40 +51,36 @@ healer_templates_destroy(healer_templates_t **self_p);
     and a group keeps its id when its template is generalised. Returns
     HEALER_TEMPLATES_NONE only if a template could not be allocated. No
     allocation unless the message starts or generalises a group. */
-uint32_t
-healer_templates_add(healer_templates_t *self, const char *text, size_t len);
+uint32_t healer_templates_add(healer_templates_t *self, const char *text,
+                              size_t len);
 
 /*  The template of group `id`, tokens separated by one space, variable parts
     as "<*>"; NULL if the id is unknown or was evicted. Borrowed until the next
     call that changes the miner. */
-const char *
-healer_templates_template(const healer_templates_t *self, uint32_t id);
+const char *healer_templates_template(const healer_templates_t *self,
+                                      uint32_t id);
 
 /*  Messages that group `id` has absorbed (0 if unknown). */
-uint64_t
-healer_templates_hits(const healer_templates_t *self, uint32_t id);
+uint64_t healer_templates_hits(const healer_templates_t *self, uint32_t id);
 
 // Live groups.
-size_t
-healer_templates_count(const healer_templates_t *self);
+size_t healer_templates_count(const healer_templates_t *self);
 
 // Groups evicted so far because max_groups was reached.
-uint64_t
-healer_templates_evictions(const healer_templates_t *self);
+uint64_t healer_templates_evictions(const healer_templates_t *self);
 
 /*  Write every live template to `out` as text, least recently used first:
     a header line, then "<id>\t<hits>\t<template>\n" per group. Returns 0, or
     -1 if a write failed (errno is left as stdio set it). */
-int
-healer_templates_save(const healer_templates_t *self, FILE *out);
+int healer_templates_save(const healer_templates_t *self, FILE *out);
 
 /*  Read what healer_templates_save wrote into a new miner made with `cfg`
     (NULL = defaults). The input is untrusted: on any malformed line, duplicate
     id or exceeded limit it returns NULL and, if `err` is not NULL, puts a
     one-line reason such as "line 3: duplicate id 7" in err (errlen bytes,
     always terminated). Caller destroys. */
-healer_templates_t *
-healer_templates_load(FILE *in, const healer_templates_cfg_t *cfg, char *err,
-                      size_t errlen);
+healer_templates_t *healer_templates_load(FILE *in,
+                                          const healer_templates_cfg_t *cfg,
+                                          char *err, size_t errlen);
 
 #endif

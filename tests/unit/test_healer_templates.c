@@ -2,7 +2,7 @@
     grouping, stable ids, hostile lines, the group cap, and the saved-file
     format with each rejection's exact message. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   // fmemopen
+#define _GNU_SOURCE 1 // fmemopen
 #endif
 
 #include "../../node/healer/healer_templates.h"
@@ -34,7 +34,7 @@ s_template_of(healer_templates_t *m, const char *text)
 static void
 test_masks_numbers_ids_paths_addresses_and_hex(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_t *m = healer_templates_new(NULL);
     assert_non_null(m);
     assert_string_equal(s_template_of(m, "took 35 ms, retry=3"),
@@ -42,16 +42,18 @@ test_masks_numbers_ids_paths_addresses_and_hex(void **state)
     assert_string_equal(s_template_of(m, "open /var/run/app.sock failed"),
                         "open <*> failed");
     assert_string_equal(s_template_of(m, "GET /a/b?x=1&y=2 HTTP/1.1 done"),
-                        "GET <*> done");   // two values in a row fold to one
-    assert_string_equal(s_template_of(m, "peer 10.0.0.7:5555 at db.example.org"),
-                        "peer <*> at <*>");
+                        "GET <*> done"); // two values in a row fold to one
+    assert_string_equal(
+        s_template_of(m, "peer 10.0.0.7:5555 at db.example.org"),
+        "peer <*> at <*>");
     assert_string_equal(s_template_of(m, "mac FF:F2:9F:16:E2:23 up"),
                         "mac <*> up");
     assert_string_equal(
-        s_template_of(m, "job 123e4567-e89b-12d3-a456-426614174000 at 0xdeadbeef"),
+        s_template_of(m,
+                      "job 123e4567-e89b-12d3-a456-426614174000 at 0xdeadbeef"),
         "job <*> at <*>");
     assert_string_equal(s_template_of(m, "at Sun Jul 17 23:21:54 2005 ok"),
-                        "at <*> ok");   // a run of values folds into one
+                        "at <*> ok"); // a run of values folds into one
     assert_string_equal(s_template_of(m, "stored 5.2 KB of user_9"),
                         "stored <*> of <*>");
     healer_templates_destroy(&m);
@@ -61,7 +63,7 @@ test_masks_numbers_ids_paths_addresses_and_hex(void **state)
 static void
 test_same_shape_lines_share_a_group(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_t *m = healer_templates_new(NULL);
     uint32_t a = s_add(m, "connection to 10.1.2.3 refused after 30 ms");
     uint32_t b = s_add(m, "connection to 10.9.9.9 refused after 5 ms");
@@ -78,7 +80,7 @@ test_same_shape_lines_share_a_group(void **state)
 static void
 test_different_events_get_different_groups(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_t *m = healer_templates_new(NULL);
     uint32_t up = s_add(m, "cupsd startup succeeded");
     uint32_t down = s_add(m, "cupsd shutdown succeeded");
@@ -93,7 +95,7 @@ test_different_events_get_different_groups(void **state)
 static void
 test_generalised_group_keeps_its_id(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_cfg_t cfg = {.similarity = 0.5};
     healer_templates_t *m = healer_templates_new(&cfg);
     uint32_t alice = s_add(m, "session opened for user alice");
@@ -109,18 +111,19 @@ test_generalised_group_keeps_its_id(void **state)
 static void
 test_long_binary_and_empty_lines_are_safe(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_t *m = healer_templates_new(NULL);
     size_t big = 1 << 20;
     char *text = malloc(big);
     assert_non_null(text);
     for (size_t i = 0; i < big; i++)
-        text[i] = (char) ((i * 2654435761u) >> 13);   // every byte value
-    const char *tpl = healer_templates_template(m, healer_templates_add(m, text, big));
+        text[i] = (char)((i * 2654435761u) >> 13); // every byte value
+    const char *tpl =
+        healer_templates_template(m, healer_templates_add(m, text, big));
     assert_non_null(tpl);
     assert_true(strlen(tpl) <= 4 * HEALER_TEMPLATES_MAX_LINE_BYTES + 8);
     for (const char *p = tpl; *p; p++)
-        assert_true((unsigned char) *p > ' ' || *p == ' ');   // no TAB, no LF
+        assert_true((unsigned char)*p > ' ' || *p == ' '); // no TAB, no LF
     uint32_t empty = healer_templates_add(m, "", 0);
     assert_string_equal(healer_templates_template(m, empty), "");
     assert_int_equal(healer_templates_add(m, " \t\r\0 ", 5), empty);
@@ -132,11 +135,12 @@ test_long_binary_and_empty_lines_are_safe(void **state)
 static void
 test_token_cap_folds_the_tail(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_cfg_t cfg = {.max_tokens = 4};
     healer_templates_t *m = healer_templates_new(&cfg);
     uint32_t a = s_add(m, "alpha beta gamma delta epsilon zeta");
-    assert_string_equal(healer_templates_template(m, a), "alpha beta gamma <*>");
+    assert_string_equal(healer_templates_template(m, a),
+                        "alpha beta gamma <*>");
     assert_int_equal(s_add(m, "alpha beta gamma x y z w v"), a);
     assert_int_not_equal(s_add(m, "alpha beta gamma omega"), a);
     healer_templates_destroy(&m);
@@ -145,46 +149,48 @@ test_token_cap_folds_the_tail(void **state)
 static void
 test_full_table_evicts_least_recently_used(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_cfg_t cfg = {.max_groups = 2};
     healer_templates_t *m = healer_templates_new(&cfg);
     uint32_t a = s_add(m, "disk full");
     uint32_t b = s_add(m, "link down");
-    assert_int_equal(s_add(m, "disk full"), a);   // a is now the newest
+    assert_int_equal(s_add(m, "disk full"), a); // a is now the newest
     uint32_t c = s_add(m, "fan failed");
     assert_int_equal(healer_templates_count(m), 2);
     assert_int_equal(healer_templates_evictions(m), 1);
     assert_null(healer_templates_template(m, b));
     assert_int_equal(healer_templates_hits(m, b), 0);
     assert_string_equal(healer_templates_template(m, a), "disk full");
-    assert_true(c != a && c != b);                 // ids are never reused
+    assert_true(c != a && c != b); // ids are never reused
     uint32_t b2 = s_add(m, "link down");
     assert_true(b2 != a && b2 != b && b2 != c);
-    assert_null(healer_templates_template(m, a));  // a was oldest by then
+    assert_null(healer_templates_template(m, a)); // a was oldest by then
     healer_templates_destroy(&m);
 }
 
 static void
 test_new_rejects_bad_config(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_cfg_t cfg = {.similarity = 1.5};
     assert_null(healer_templates_new(&cfg));
     cfg = (healer_templates_cfg_t){.similarity = -0.1};
     assert_null(healer_templates_new(&cfg));
-    cfg = (healer_templates_cfg_t){.max_groups = HEALER_TEMPLATES_GROUPS_CEILING + 1};
+    cfg = (healer_templates_cfg_t){.max_groups =
+                                       HEALER_TEMPLATES_GROUPS_CEILING + 1};
     assert_null(healer_templates_new(&cfg));
-    cfg = (healer_templates_cfg_t){.max_line_bytes = HEALER_TEMPLATES_LINE_CEILING + 1};
+    cfg = (healer_templates_cfg_t){.max_line_bytes =
+                                       HEALER_TEMPLATES_LINE_CEILING + 1};
     assert_null(healer_templates_new(&cfg));
     healer_templates_t *m = NULL;
-    healer_templates_destroy(&m);   // harmless
+    healer_templates_destroy(&m); // harmless
     healer_templates_destroy(NULL);
 }
 
 static void
 test_save_load_round_trip(void **state)
 {
-    (void) state;
+    (void)state;
     healer_templates_t *m = healer_templates_new(NULL);
     uint32_t a = s_add(m, "user=root uid=0 login failed from 10.0.0.1");
     uint32_t b = s_add(m, "worker 7 exited with status 1");
@@ -222,14 +228,14 @@ test_save_load_round_trip(void **state)
 
 typedef struct {
     const char *text;
-    size_t len;        // 0: strlen(text)
+    size_t len; // 0: strlen(text)
     const char *err;
 } s_bad_file_t;
 
 static void
 test_load_rejects_malformed_files(void **state)
 {
-    (void) state;
+    (void)state;
     static const char nul_line[] = "healbus-templates 1\n0\t1\ta\0b\n";
     static const s_bad_file_t cases[] = {
         {"", 0, "line 1: not a healbus templates file"},
@@ -242,15 +248,17 @@ test_load_rejects_malformed_files(void **state)
         {"healbus-templates 1\n1\t1e3\tx\n", 0, "line 2: bad hit count"},
         {"healbus-templates 1\n1\t99999999999999999999\tx\n", 0,
          "line 2: bad hit count"},
-        {"healbus-templates 1\n1\t1\tx\ty\n", 0, "line 2: control byte in template"},
+        {"healbus-templates 1\n1\t1\tx\ty\n", 0,
+         "line 2: control byte in template"},
         {"healbus-templates 1\n1\t1\tx\n2\t1\ty\n1\t1\tz\n", 0,
          "line 4: duplicate id 1"},
-        {"healbus-templates 1\n1\t1\tx", 0, "line 2: truncated (no final newline)"},
+        {"healbus-templates 1\n1\t1\tx", 0,
+         "line 2: truncated (no final newline)"},
         {nul_line, sizeof nul_line - 1, "line 2: NUL byte"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
-        FILE *f = len ? fmemopen((void *) cases[i].text, len, "r")
+        FILE *f = len ? fmemopen((void *)cases[i].text, len, "r")
                       : fopen("/dev/null", "r");
         assert_non_null(f);
         char err[128] = "";
@@ -264,26 +272,28 @@ test_load_rejects_malformed_files(void **state)
 static void
 test_load_enforces_the_configured_limits(void **state)
 {
-    (void) state;
-    healer_templates_cfg_t cfg = {.max_groups = 1, .max_tokens = 3,
-                                  .max_line_bytes = 16};
+    (void)state;
+    healer_templates_cfg_t cfg = {
+        .max_groups = 1, .max_tokens = 3, .max_line_bytes = 16};
     static const s_bad_file_t cases[] = {
         {"healbus-templates 1\n1\t1\tx\n2\t1\ty\n", 0,
          "line 3: more templates than max_groups"},
         {"healbus-templates 1\n1\t1\ta b c d\n", 0, "line 2: too many tokens"},
-        {"healbus-templates 1\n1\t1\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 0,
-         "line 2: line too long"},
+        {"healbus-templates "
+         "1\n1\t1\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+         0, "line 2: line too long"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        FILE *f = fmemopen((void *) cases[i].text, strlen(cases[i].text), "r");
+        FILE *f = fmemopen((void *)cases[i].text, strlen(cases[i].text), "r");
         char err[128] = "";
         assert_null(healer_templates_load(f, &cfg, err, sizeof err));
         fclose(f);
         assert_string_equal(err, cases[i].err);
     }
     // No room for the reason is fine too.
-    FILE *f = fmemopen((void *) cases[0].text, strlen(cases[0].text), "r");
+    FILE *f = fmemopen((void *)cases[0].text, strlen(cases[0].text), "r");
     assert_null(healer_templates_load(f, &cfg, NULL, 0));
     fclose(f);
 }
