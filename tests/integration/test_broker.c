@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "healbus.h"
 #include "proto_codec.h"
 #include "test_proc.h"
 
@@ -499,6 +500,112 @@ test_broker_counts_drops_for_a_slow_subscriber(void **state)
     s_stop(&env);
 }
 
+/* ------------------------------------------------------ agent library -- */
+
+//  Publish "sync" metrics from `agent` until `sub` receives one from it;
+//  returns that message's sequence number.  (A publisher's messages are
+//  lost until the subscription reaches it.)
+static uint64_t
+s_agent_sync(hb_agent_t *agent, void *sub)
+{
+    long long deadline = s_now_ms() + T_WAIT_MS;
+    proto_msg_t m;
+    while (s_now_ms() < deadline) {
+        assert_int_equal(hb_agent_metric(agent, "sync", 0), HB_OK);
+        assert_int_equal(hb_agent_flush(agent, T_WAIT_MS), HB_OK);
+        while (s_recv_msg(sub, 50, &m)) {
+            bool mine = m.kind == PROTO_KIND_METRIC &&
+                        strcmp(m.sender, hb_agent_name(agent)) == 0;
+            uint64_t seq = m.seq;
+            proto_msg_clear(&m);
+            if (mine)
+                return seq;
+        }
+    }
+    fail_msg("no message from agent %s reached the subscriber",
+             hb_agent_name(agent));
+    return 0;
+}
+
+static void
+test_broker_forwards_agent_messages_in_order(void **state)
+{
+    (void)state;
+    t_env_t env;
+    s_start(&env, "0", NULL);
+    void *sub = s_sub(&env, "metric.a1", 100000);
+    hb_agent_t *agent = hb_agent_new("a1", env.front, NULL);
+    assert_non_null(agent);
+    uint64_t seq = s_agent_sync(agent, sub);
+    // Fewer than the agent's queue holds, so every report is accepted.
+    enum { N = 300 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(hb_agent_metric(agent, "rows", i), HB_OK);
+    assert_int_equal(hb_agent_flush(agent, T_WAIT_MS), HB_OK);
+    proto_msg_t m;
+    for (int i = 0; i < N;) {
+        if (!s_recv_msg(sub, T_WAIT_MS, &m))
+            fail_msg("agent metric %d of %d never came", i, N);
+        assert_int_equal(m.seq, seq + 1); // nothing else numbered between
+        seq = m.seq;
+        if (strcmp(m.u.metric.name, "rows") == 0) {
+            assert_true(m.u.metric.value == (double)i);
+            i++;
+        }
+        proto_msg_clear(&m);
+    }
+    assert_int_equal(hb_agent_drops(agent), 0);
+    hb_agent_destroy(&agent);
+    zmq_close(sub);
+    s_stop(&env);
+}
+
+static void
+test_broker_slow_subscriber_sees_agent_sequence_gap(void **state)
+{
+    (void)state;
+    t_env_t env;
+    const char *extra[] = {"--hwm", "10", NULL};
+    s_start(&env, "0.05", extra);
+    void *slow = zmq_socket(env.ctx, ZMQ_SUB);
+    int ten = 10, rcvbuf = 4096, zero = 0;
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_RCVHWM, &ten, sizeof ten), 0);
+    assert_int_equal(
+        zmq_setsockopt(slow, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "metric.a2", 9), 0);
+    assert_int_equal(zmq_connect(slow, env.back), 0);
+    void *stats = s_sub(&env, "stats.", 1000);
+    hb_agent_t *agent = hb_agent_new("a2", env.front, NULL);
+    assert_non_null(agent);
+    uint64_t last = s_agent_sync(agent, slow);
+    enum { N = 50000 };
+    for (int i = 0; i < N; i++)
+        while (hb_agent_metric(agent, "rows", i) == HB_EFULL)
+            assert_int_equal(hb_agent_flush(agent, T_WAIT_MS), HB_OK);
+    assert_int_equal(hb_agent_flush(agent, T_WAIT_MS), HB_OK);
+    proto_msg_t m;
+    s_wait_stats(stats, "dropped_hwm", 1, &m);
+    uint64_t dropped = s_counter(&m, "dropped_hwm");
+    proto_msg_clear(&m);
+    // Read on until the first gap: the broker's drops show up there.
+    uint64_t gap = 0;
+    while (gap == 0) {
+        if (!s_recv_msg(slow, T_WAIT_MS, &m))
+            fail_msg("the slow subscriber never saw a gap after seq %llu",
+                     (unsigned long long)last);
+        assert_true(m.seq > last);
+        gap = m.seq - last - 1;
+        last = m.seq;
+        proto_msg_clear(&m);
+    }
+    assert_true(gap <= dropped + hb_agent_drops(agent));
+    hb_agent_destroy(&agent);
+    zmq_close(stats);
+    zmq_close(slow);
+    s_stop(&env);
+}
+
 /* ------------------------------------------------------ signals and argv -- */
 
 static void
@@ -677,6 +784,8 @@ main(void)
         cmocka_unit_test(test_broker_drops_upstream_garbage_from_subscribers),
         cmocka_unit_test(test_broker_publishes_stats),
         cmocka_unit_test(test_broker_counts_drops_for_a_slow_subscriber),
+        cmocka_unit_test(test_broker_forwards_agent_messages_in_order),
+        cmocka_unit_test(test_broker_slow_subscriber_sees_agent_sequence_gap),
         cmocka_unit_test(test_broker_exits_0_on_sigterm),
         cmocka_unit_test(test_broker_exits_0_on_sigint),
         cmocka_unit_test(test_broker_help_exits_0),
