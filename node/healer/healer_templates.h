@@ -16,13 +16,16 @@ typedef struct healer_templates healer_templates_t;
 /*  Limits and the one tuning knob. Zero in a field means "the default"; the
     defaults are the values measured in docs/fingerprint.md. */
 typedef struct {
-    size_t max_groups;     // live templates; the least recently used is
-                           // evicted when a new one needs room (4096)
-    size_t max_tokens;     // tokens kept per line; the rest fold into a
-                           // trailing "<*>" token (128)
-    size_t max_line_bytes; // bytes read per line; the rest is ignored (4096)
-    double similarity;     // share of a template's tokens a line must match
-                       // to join it, in (0, 1] (HEALER_TEMPLATES_SIMILARITY)
+    // Live templates; when a new one needs room the least recently used
+    // is evicted (default 4096).
+    size_t max_groups;
+    // Tokens kept per line; the rest fold into a trailing "<*>" (128).
+    size_t max_tokens;
+    // Bytes read per line; the rest is ignored (4096).
+    size_t max_line_bytes;
+    // Share of a template's tokens a line must repeat to join it, in
+    // (0, 1] (HEALER_TEMPLATES_SIMILARITY).
+    double similarity;
 } healer_templates_cfg_t;
 
 #define HEALER_TEMPLATES_MAX_GROUPS 4096
