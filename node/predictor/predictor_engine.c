@@ -278,9 +278,11 @@ s_reason(predictor_engine_t *self, const predictor_series_t *s,
                        : v->trend.accel < -0.1 * fabs(v->trend.slope)
                            ? ", slowing"
                            : "";
-    int k = snprintf(buf, cap, "%s %s %+.3g%%/%s over %.3g %s%s (now %s)",
+    bool unit = strcmp(per, "day") == 0 || strcmp(per, "hour") == 0 ||
+                strcmp(per, "min") == 0;
+    int k = snprintf(buf, cap, "%s %s %+.3g%%/%s over %.3g %s%s%s (now %s)",
                      subj, g >= 0 ? "rose" : "fell", g * 100, per, periods,
-                     per, pace, val);
+                     per, unit && periods != 1 ? "s" : "", pace, val);
     if (v->cross.crosses && k > 0 && (size_t)k < cap) {
         s_iso(v->fail_at_ms, when, sizeof when);
         snprintf(buf + k, cap - (size_t)k,
@@ -330,19 +332,59 @@ s_view(predictor_engine_t *self, uint32_t slot, int64_t last, int64_t now_ms,
                                                v->cross.confidence);
 }
 
-//  The dominant error class of an op's RATE series, or NULL.
+//  The slot of the dominant error class of an op's RATE series, or NONE.
+static uint32_t
+s_dominant_slot(predictor_engine_t *self, const predictor_series_t *s)
+{
+    if (s->kind != PREDICTOR_SERIES_RATE ||
+        s->dom_slot == PREDICTOR_SERIES_NONE)
+        return PREDICTOR_SERIES_NONE;
+    predictor_series_t *d = predictor_series_at(self->series, s->dom_slot);
+    if (!d->key || d->hash != s->dom_hash)
+        return PREDICTOR_SERIES_NONE; // evicted since
+    return s->dom_slot;
+}
+
 static const char *
 s_dominant(predictor_engine_t *self, const predictor_series_t *s)
 {
     if (s->kind == PREDICTOR_SERIES_CLASS)
         return strrchr(predictor_series_name(s), ':') + 1;
-    if (s->kind != PREDICTOR_SERIES_RATE ||
-        s->dom_slot == PREDICTOR_SERIES_NONE)
+    uint32_t slot = s_dominant_slot(self, s);
+    if (slot == PREDICTOR_SERIES_NONE)
         return NULL;
-    predictor_series_t *d = predictor_series_at(self->series, s->dom_slot);
-    if (!d->key || d->hash != s->dom_hash)
-        return NULL; // evicted since
-    return strrchr(predictor_series_name(d), ':') + 1;
+    return strrchr(predictor_series_name(predictor_series_at(self->series,
+                                                             slot)), ':') + 1;
+}
+
+//  Append the dominant class's own trend to an op's reason: analyze_patterns
+//  per error class ("; mostly TimeoutError: 30% of attempts, +12%/day").
+static void
+s_class_words(predictor_engine_t *self, const predictor_series_t *s,
+              int64_t last, int64_t now_ms, char *buf, size_t cap)
+{
+    uint32_t slot = s_dominant_slot(self, s);
+    size_t len = strlen(buf);
+    if (slot == PREDICTOR_SERIES_NONE || len + 1 >= cap)
+        return;
+    s_view_t cv;
+    s_view(self, slot, last, now_ms, &cv);
+    const char *cls = s_dominant(self, s);
+    if (cv.n == 0)
+        return;
+    char pw[32];
+    const char *per = s_period_word(self->cfg.period_ms, pw, sizeof pw);
+    double bpp =
+        (double)self->cfg.period_ms / (double)self->cfg.series.bucket_ms;
+    if (!cv.has_trend) {
+        snprintf(buf + len, cap - len, "; mostly %s (%.0f%% of attempts)",
+                 cls, cv.value * 100);
+        return;
+    }
+    double g = cv.trend.multiplicative ? expm1(cv.trend.slope * bpp)
+                                       : cv.trend.growth * bpp;
+    snprintf(buf + len, cap - len, "; mostly %s (%.0f%% of attempts, %+.3g%%/%s)",
+             cls, cv.value * 100, g * 100, per);
 }
 
 static void
@@ -356,6 +398,7 @@ s_emit(predictor_engine_t *self, uint32_t slot, const s_view_t *v,
     char reason[PREDICTOR_REASON_MAX], op[S_NAME_MAX + 1] = "";
     proto_level_t level = (proto_level_t)s->alert.level;
     s_reason(self, s, v, level, reason, sizeof reason);
+    s_class_words(self, s, s->analysed, now_ms, reason, sizeof reason);
     const char *name = predictor_series_name(s);
     const char *dom = s_dominant(self, s);
     if (s->kind != PREDICTOR_SERIES_METRIC) {
@@ -448,7 +491,8 @@ s_sample(predictor_engine_t *self, int64_t now_ms, const char *agent,
     }
     self->stats.samples++;
     if (predictor_series_add(self->series, slot, now_ms, sum, n) ==
-        PREDICTOR_SERIES_OPENED) {
+            PREDICTOR_SERIES_OPENED &&
+        kind != PREDICTOR_SERIES_CLASS) {
         predictor_series_t *s = predictor_series_at(self->series, slot);
         int64_t last = s_closed(self, s, now_ms);
         if (last > s->analysed)
@@ -578,7 +622,8 @@ predictor_engine_tick(predictor_engine_t *self, int64_t now_ms)
             self->scan_at = 0;
         uint32_t slot = self->scan_at++;
         predictor_series_t *s = predictor_series_at(self->series, slot);
-        if (!s->key || s->head == INT64_MIN)
+        if (!s->key || s->head == INT64_MIN ||
+            s->kind == PREDICTOR_SERIES_CLASS)
             continue;
         int64_t last = s_closed(self, s, now_ms);
         if (last > s->analysed)
