@@ -338,11 +338,9 @@ healer_intel_counters(const healer_intel_t *self, proto_counter_t *out,
         live += self->patterns[i].live;
     const proto_counter_t all[] = {
         {"errors_seen", self->errors},
-        {"successes_seen", self->successes},
         {"patterns", live},
         {"shared_patterns", healer_intel_shared_patterns(self)},
-        {"bursts", self->bursts},
-        {"intel_evictions", self->evictions}};
+        {"bursts", self->bursts}};
     uint32_t n = 0;
     for (; n < cap && n < sizeof all / sizeof all[0]; n++)
         out[n] = all[n];

@@ -80,8 +80,8 @@ enum {
 };
 
 static const char *const s_counter_names[C_COUNT] = {
-    "heals", "heal_busy", "fixes_sent", "fix_resends", "committed",
-    "rolled_back", "rejected", "duplicates", "no_result", "stale_results",
+    "heals", "heal_busy", "fixes_sent", "fix_resends", "fixes_committed",
+    "fixes_rolled_back", "fixes_rejected", "fix_duplicates", "no_result", "stale_results",
     "escalations", "heals_refused", "asks", "escalate_cmds",
     "escalate_cmds_skipped", "escalate_cmds_failed", "heals_dropped"};
 
@@ -745,8 +745,12 @@ uint32_t
 healer_orch_counters(const healer_orch_t *self, proto_counter_t *out,
                      uint32_t cap)
 {
+    // The heartbeat has room for PROTO_MAX_COUNTERS in all (the runtime's
+    // own included): the rare ones stay in the logs only.
     uint32_t n = 0;
     for (uint32_t i = 0; i < C_COUNT && n < cap; i++)
-        out[n++] = (proto_counter_t){s_counter_names[i], self->counters[i]};
+        if (i != C_ASKS && i != C_CMD_SKIPPED && i != C_DROPPED)
+            out[n++] = (proto_counter_t){s_counter_names[i],
+                                         self->counters[i]};
     return n;
 }
