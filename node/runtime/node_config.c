@@ -54,8 +54,8 @@ node_config_destroy(node_config_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_why(char *why, size_t why_len, const char *fmt, ...) HB_PRINTF(3, 4);
+static void s_why(char *why, size_t why_len, const char *fmt, ...)
+    HB_PRINTF(3, 4);
 
 static void
 s_why(char *why, size_t why_len, const char *fmt, ...)
@@ -205,8 +205,8 @@ s_parse_line(node_config_t *self, const char *line, size_t len,
     }
     s_entry_t *dup = s_find(self, key);
     if (dup) {
-        s_why(why, why_len, "%s:%u: '%s' is already set at %s", origin,
-              lineno, key, dup->origin);
+        s_why(why, why_len, "%s:%u: '%s' is already set at %s", origin, lineno,
+              key, dup->origin);
         return HB_ESYNTAX;
     }
     char where[512];
@@ -319,8 +319,8 @@ node_config_set(node_config_t *self, const char *assignment, char *why,
     char value[NODE_CONFIG_LINE_MAX];
     const char *bad = s_parse_assignment(assignment, len, key, value);
     if (bad) {
-        s_why(why, why_len, "--set '%s': %s (expected KEY=VALUE)",
-              assignment, bad);
+        s_why(why, why_len, "--set '%s': %s (expected KEY=VALUE)", assignment,
+              bad);
         return HB_ESYNTAX;
     }
     hb_err_t rc = s_store(self, key, value, "--set");

@@ -46,8 +46,8 @@ hb_err_t node_config_load(node_config_t *self, const char *path, char *why,
 /*  Apply one "KEY=VALUE" override (the --set syntax; value as in a file:
     trimmed, optionally quoted).  Replaces an earlier value of KEY.
     HB_ESYNTAX with `why` on a malformed assignment. */
-hb_err_t node_config_set(node_config_t *self, const char *assignment,
-                         char *why, size_t why_len);
+hb_err_t node_config_set(node_config_t *self, const char *assignment, char *why,
+                         size_t why_len);
 
 /*  Set KEY to VALUE verbatim (for flags mapped to keys, e.g.
     --on-escalate).  HB_ESYNTAX for a bad key, HB_ETOOBIG, HB_ENOMEM. */

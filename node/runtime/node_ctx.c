@@ -114,13 +114,13 @@ s_lookup(node_ctx_t *ctx, const char *key, char *shown, size_t shown_len,
 }
 
 static void
-s_bad(node_ctx_t *ctx, const char *key, const char *value,
-      const char *origin, const char *what, const char *expected)
+s_bad(node_ctx_t *ctx, const char *key, const char *value, const char *origin,
+      const char *what, const char *expected)
 {
     ctx->config_failed = true;
     hb_log_error(node_ctx_log(ctx),
-                 "config: %s = \"%s\": %s (expected %s), set at %s", key,
-                 value, what, expected, origin);
+                 "config: %s = \"%s\": %s (expected %s), set at %s", key, value,
+                 what, expected, origin);
 }
 
 const char *
@@ -132,8 +132,8 @@ node_ctx_config_str(node_ctx_t *ctx, const char *key, const char *dflt)
 }
 
 int64_t
-node_ctx_config_int(node_ctx_t *ctx, const char *key, int64_t dflt,
-                    int64_t min, int64_t max)
+node_ctx_config_int(node_ctx_t *ctx, const char *key, int64_t dflt, int64_t min,
+                    int64_t max)
 {
     char shown[NODE_CONFIG_KEY_MAX * 2 + 2];
     const char *origin = NULL;

@@ -21,11 +21,11 @@ struct s_sender {
 };
 
 struct node_dedupe {
-    zhashx_t *by_id;   // id -> s_sender_t, owns them (destructor set)
-    s_sender_t *head;  // most recently seen
-    s_sender_t *tail;  // least recently seen: evicted first
+    zhashx_t *by_id;  // id -> s_sender_t, owns them (destructor set)
+    s_sender_t *head; // most recently seen
+    s_sender_t *tail; // least recently seen: evicted first
     size_t cap;
-    uint64_t missing;  // sum of the senders' `missing`
+    uint64_t missing; // sum of the senders' `missing`
     uint64_t evicted;
 };
 

@@ -28,8 +28,7 @@ void node_dedupe_destroy(node_dedupe_t **self_p);
 /*  True when (sender, seq) is new: remember it and accept the message;
     false for a duplicate.  Marks the sender as the most recently seen.  A
     sender that cannot be added (out of memory) is accepted unremembered. */
-bool node_dedupe_check(node_dedupe_t *self, const char *sender,
-                       uint64_t seq);
+bool node_dedupe_check(node_dedupe_t *self, const char *sender, uint64_t seq);
 
 /*  Sequence numbers currently missing over all senders (holes not filled
     by a late copy), and senders tracked / evicted so far. */

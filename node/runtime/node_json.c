@@ -54,8 +54,8 @@ node_json_load(node_store_t *store, const char *name, size_t max,
     free(text);
     if (!*doc_p) {
         if (why && why_len)
-            snprintf(why, why_len, "%s:%d:%d: %s", name, err.line,
-                     err.column, err.text);
+            snprintf(why, why_len, "%s:%d:%d: %s", name, err.line, err.column,
+                     err.text);
         return HB_ESYNTAX;
     }
     return HB_OK;

@@ -50,12 +50,11 @@ s_on_signal(int sig)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: healbus-node --role ROLE [options]\n"
-            "\n"
-            "Runs one healbus node role on the bus.\n"
-            "\n"
-            "roles:\n");
+    fprintf(out, "usage: healbus-node --role ROLE [options]\n"
+                 "\n"
+                 "Runs one healbus node role on the bus.\n"
+                 "\n"
+                 "roles:\n");
     if (node_roles_count() == 0)
         fprintf(out, "  (none compiled into this build)\n");
     for (size_t i = 0; i < node_roles_count(); i++) {
@@ -84,8 +83,7 @@ s_usage(FILE *out)
             "  --help              this text\n");
 }
 
-static int
-s_usage_error(const char *fmt, ...) HB_PRINTF(1, 2);
+static int s_usage_error(const char *fmt, ...) HB_PRINTF(1, 2);
 
 static int
 s_usage_error(const char *fmt, ...)
@@ -127,8 +125,7 @@ s_parse_heartbeat(const char *v, double *out)
     errno = 0;
     double s = strtod(v, &end);
     if (end == v || *end || errno || !(s >= 0.05 && s <= 3600))
-        return s_usage_error("--heartbeat '%s': give seconds, 0.05 to 3600",
-                             v);
+        return s_usage_error("--heartbeat '%s': give seconds, 0.05 to 3600", v);
     *out = s;
     return 0;
 }
@@ -137,8 +134,8 @@ static int
 s_parse_args(int argc, char **argv, s_args_t *a)
 {
     static const char *const s_valued[] = {
-        "--role", "--broker", "--id", "--data-dir", "--config",
-        "--set", "--heartbeat", "--on-escalate"};
+        "--role",   "--broker", "--id",        "--data-dir",
+        "--config", "--set",    "--heartbeat", "--on-escalate"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -187,9 +184,8 @@ s_config(const s_args_t *a, node_config_t *config)
     for (size_t i = 0; i < a->n_sets; i++)
         if (node_config_set(config, a->sets[i], why, sizeof why) != HB_OK)
             return s_usage_error("%s", why);
-    if (a->on_escalate &&
-        node_config_put(config, "on_escalate", a->on_escalate,
-                        "--on-escalate") != HB_OK)
+    if (a->on_escalate && node_config_put(config, "on_escalate", a->on_escalate,
+                                          "--on-escalate") != HB_OK)
         return s_usage_error("--on-escalate: command over %d bytes",
                              NODE_CONFIG_LINE_MAX - 1);
     return 0;
@@ -227,8 +223,7 @@ s_ready(void *arg, node_runtime_t *runtime)
 static int
 s_unknown_role(const char *name)
 {
-    fprintf(stderr, "healbus-node: unknown role '%s'; this build has:",
-            name);
+    fprintf(stderr, "healbus-node: unknown role '%s'; this build has:", name);
     for (size_t i = 0; i < node_roles_count(); i++)
         fprintf(stderr, " %s", node_roles_at(i)->name);
     fprintf(stderr, "%s\nTry 'healbus-node --help'.\n",
@@ -315,8 +310,8 @@ main(int argc, char **argv)
         return 0;
     }
     s_signals();
-    hb_log_t *log = hb_log_new("node", stderr,
-                               args.verbose ? HB_LOG_DEBUG : HB_LOG_INFO);
+    hb_log_t *log =
+        hb_log_new("node", stderr, args.verbose ? HB_LOG_DEBUG : HB_LOG_INFO);
     node_config_t *config = node_config_new();
     if (!log || !config) {
         fprintf(stderr, "healbus-node: out of memory\n");

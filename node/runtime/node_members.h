@@ -34,8 +34,7 @@ void node_members_seen(node_members_t *self, const char *id, int64_t now_ms);
 size_t node_members_expire(node_members_t *self, int64_t now_ms);
 
 /*  True when this node owns `agent` among the members alive at `now_ms`. */
-bool node_members_owns(node_members_t *self, const char *agent,
-                       int64_t now_ms);
+bool node_members_owns(node_members_t *self, const char *agent, int64_t now_ms);
 
 /*  The live member (possibly self) that owns `agent` (borrowed). */
 const char *node_members_owner(node_members_t *self, const char *agent,

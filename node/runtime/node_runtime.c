@@ -19,17 +19,17 @@
 
 struct node_runtime {
     char id[PROTO_MAX_ID + 1];
-    const node_role_t *role;      // borrowed: a static table
-    void *state;                  // owned through role->destroy
-    node_ctx_t *ctx;              // owned
-    hb_log_t *log;                // borrowed from opts
-    node_config_t *config;        // borrowed from opts, may be NULL
-    node_store_t *store;          // owned
-    node_dedupe_t *dedupe;        // owned
-    node_members_t *members;      // owned
-    void *zctx;                   // owned: the ZeroMQ context
-    void *sub;                    // owned
-    void *pub;                    // owned
+    const node_role_t *role; // borrowed: a static table
+    void *state;             // owned through role->destroy
+    node_ctx_t *ctx;         // owned
+    hb_log_t *log;           // borrowed from opts
+    node_config_t *config;   // borrowed from opts, may be NULL
+    node_store_t *store;     // owned
+    node_dedupe_t *dedupe;   // owned
+    node_members_t *members; // owned
+    void *zctx;              // owned: the ZeroMQ context
+    void *sub;               // owned
+    void *pub;               // owned
     node_runtime_clock_t clock;
     void (*on_ready)(void *arg, node_runtime_t *runtime);
     void *ready_arg;
@@ -38,10 +38,10 @@ struct node_runtime {
     int64_t start_ms;
     int64_t next_tick_ms;
     int64_t next_beat_ms;
-    int64_t next_ask_ms;          // 0: no ask pending
-    int64_t not_ready_warn_ms;    // when to say the broker is silent
+    int64_t next_ask_ms;       // 0: no ask pending
+    int64_t not_ready_warn_ms; // when to say the broker is silent
     bool ready;
-    uint64_t seq;                 // last sequence number published
+    uint64_t seq; // last sequence number published
     node_runtime_stats_t stats;
     proto_codec_rejects_t rejects;
     hb_log_complaint_t complaints[HB_ERR_COUNT]; // one per reject code
@@ -306,9 +306,9 @@ node_runtime_publish(node_runtime_t *self, proto_msg_t *msg)
     msg->ts_us = node_runtime_wall_us(self);
     size_t topic_len = proto_codec_topic(msg, topic, sizeof topic);
     size_t len = 0;
-    hb_err_t rc = topic_len ? proto_codec_encode(msg, self->body,
-                                                 sizeof self->body, &len)
-                            : HB_EINVAL;
+    hb_err_t rc =
+        topic_len ? proto_codec_encode(msg, self->body, sizeof self->body, &len)
+                  : HB_EINVAL;
     if (rc != HB_OK) {
         self->stats.publish_drops++;
         hb_log_complain(self->log, &self->publish_complaint,
@@ -319,8 +319,7 @@ node_runtime_publish(node_runtime_t *self, proto_msg_t *msg)
     self->seq++; // numbered once it is a message: a later drop is a gap
     // Both frames with DONTWAIT: a slow broker costs a drop, never a stall.
     // Once the first frame is queued ZeroMQ accepts the rest atomically.
-    if (zmq_send(self->pub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-            0 ||
+    if (zmq_send(self->pub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(self->pub, self->body, len, ZMQ_DONTWAIT) < 0) {
         self->stats.publish_drops++;
         hb_log_complain(self->log, &self->publish_complaint,
@@ -408,8 +407,8 @@ s_recv(node_runtime_t *self, proto_msg_t *msg, char *topic, size_t *topic_len)
     }
     size_t tlen = zmq_msg_size(&frames[0]);
     rc = proto_codec_decode(zmq_msg_data(&frames[0]), tlen,
-                            zmq_msg_data(&frames[1]),
-                            zmq_msg_size(&frames[1]), msg);
+                            zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]),
+                            msg);
     if (rc == HB_OK) { // decode checked the topic: it fits PROTO_MAX_TOPIC
         *topic_len = tlen < PROTO_MAX_TOPIC ? tlen : PROTO_MAX_TOPIC;
         memcpy(topic, zmq_msg_data(&frames[0]), *topic_len);
@@ -543,8 +542,7 @@ node_runtime_step(node_runtime_t *self, int max_wait_ms)
     zmq_pollitem_t item = {.socket = self->sub, .events = ZMQ_POLLIN};
     int rc = zmq_poll(&item, 1, (long)wait);
     if (rc < 0 && zmq_errno() != EINTR) {
-        hb_log_error(self->log, "runtime: poll: %s",
-                     zmq_strerror(zmq_errno()));
+        hb_log_error(self->log, "runtime: poll: %s", zmq_strerror(zmq_errno()));
         return HB_EIO;
     }
     if (rc > 0)
@@ -609,8 +607,7 @@ node_runtime_stats(const node_runtime_t *self, node_runtime_stats_t *out)
 {
     *out = self->stats;
     out->missing = node_dedupe_missing(self->dedupe);
-    out->peers = node_members_expire(self->members,
-                                     node_runtime_now_ms(self));
+    out->peers = node_members_expire(self->members, node_runtime_now_ms(self));
 }
 
 const proto_codec_rejects_t *

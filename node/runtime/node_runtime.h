@@ -24,20 +24,20 @@
 #ifndef NODE_RUNTIME_H
 #define NODE_RUNTIME_H
 
-#include "healbus.h"
 #include "hb_log.h"
+#include "healbus.h"
 #include "node_config.h"
-#include "proto_codec.h"
 #include "node_role.h"
 #include "node_store.h"
+#include "proto_codec.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NODE_RUNTIME_PROBE_MS 250        // heartbeat period until ready
-#define NODE_RUNTIME_HWM 10000           // messages queued per socket
-#define NODE_RUNTIME_SENDERS 4096        // senders the dedupe table tracks
-#define NODE_RUNTIME_BATCH 256           // messages drained per wakeup
+#define NODE_RUNTIME_PROBE_MS 250 // heartbeat period until ready
+#define NODE_RUNTIME_HWM 10000    // messages queued per socket
+#define NODE_RUNTIME_SENDERS 4096 // senders the dedupe table tracks
+#define NODE_RUNTIME_BATCH 256    // messages drained per wakeup
 
 typedef struct node_runtime node_runtime_t;
 
@@ -50,13 +50,13 @@ typedef struct {
 } node_runtime_clock_t;
 
 typedef struct {
-    const char *id;          // required: [A-Za-z0-9._-], 1..PROTO_MAX_ID
-    const char *brokers;     // endpoint list; NULL: $HEALBUS_BROKER, default
-    const char *data_dir;    // required: created if missing
-    node_config_t *config;   // borrowed, may be NULL; lookups mark keys used
-    hb_log_t *log;           // borrowed, required
-    int heartbeat_ms;        // node heartbeat period; 0 means 2000
-    int tick_ms;             // on_tick period; 0 means 100
+    const char *id;             // required: [A-Za-z0-9._-], 1..PROTO_MAX_ID
+    const char *brokers;        // endpoint list; NULL: $HEALBUS_BROKER, default
+    const char *data_dir;       // required: created if missing
+    node_config_t *config;      // borrowed, may be NULL; lookups mark keys used
+    hb_log_t *log;              // borrowed, required
+    int heartbeat_ms;           // node heartbeat period; 0 means 2000
+    int tick_ms;                // on_tick period; 0 means 100
     node_runtime_clock_t clock; // zero: the system clocks
     /*  Called once, on the runtime's thread, when subscribed. */
     void (*on_ready)(void *arg, node_runtime_t *runtime);

@@ -96,9 +96,8 @@ node_store_new(const char *dir, hb_log_t *log)
         return NULL;
     self->log = log;
     self->dir = realpath(dir, NULL);
-    self->dir_fd = self->dir ? open(self->dir, O_RDONLY | O_DIRECTORY |
-                                                   O_CLOEXEC)
-                             : -1;
+    self->dir_fd =
+        self->dir ? open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (self->dir_fd < 0) {
         hb_log_error(log, "store: opening %s: %s", dir, strerror(errno));
         free(self->dir);
@@ -165,8 +164,8 @@ node_store_write(node_store_t *self, const char *name, const void *buf,
     char tmp[NAME_MAX + 1];
     snprintf(tmp, sizeof tmp, "%s%s", NODE_STORE_TMP_PREFIX, name);
     hb_err_t rc = HB_EIO;
-    int fd = openat(self->dir_fd, tmp,
-                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = openat(self->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0600);
     if (fd < 0 || s_write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
         hb_log_warn(self->log, "store: writing %s/%s: %s", self->dir, tmp,
                     strerror(errno));
@@ -218,8 +217,8 @@ s_read_fd(node_store_t *self, int fd, const char *name, size_t max,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            hb_log_warn(self->log, "store: reading %s/%s: %s", self->dir,
-                        name, strerror(errno));
+            hb_log_warn(self->log, "store: reading %s/%s: %s", self->dir, name,
+                        strerror(errno));
             free(buf);
             return HB_EIO;
         }
@@ -244,8 +243,8 @@ s_read_fd(node_store_t *self, int fd, const char *name, size_t max,
 }
 
 hb_err_t
-node_store_read(node_store_t *self, const char *name, size_t max,
-                char **buf_p, size_t *len_p)
+node_store_read(node_store_t *self, const char *name, size_t max, char **buf_p,
+                size_t *len_p)
 {
     if (!self || !buf_p || !s_name_ok(name))
         return HB_EINVAL;

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -123,8 +124,8 @@ typedef struct {
     pthread_t thread;
     hb_err_t new_rc;
     hb_err_t run_rc;
-    node_runtime_stats_t stats;        // copied when the loop ends
-    proto_codec_rejects_t rejects;     // copied when the loop ends
+    node_runtime_stats_t stats;    // copied when the loop ends
+    proto_codec_rejects_t rejects; // copied when the loop ends
     hb_log_t *log;
 } s_node_t;
 
@@ -217,7 +218,7 @@ typedef struct {
     char both[600];
     char *dir;
     void *zctx;
-    void *socks[16];    // closed by the teardown, even after a failure
+    void *socks[16]; // closed by the teardown, even after a failure
     size_t n_socks;
     s_node_t *nodes[4]; // stopped by the teardown if still running
 } fixture_t;
@@ -338,7 +339,7 @@ test_runtime_ready_heartbeat_and_ask(void **state)
     assert_string_equal(msg.u.node.role, "probe");
     assert_true(msg.seq >= 1);
     assert_int_equal(s_counter(&msg, "rejected"), 0);
-    assert_int_equal(s_counter(&msg, "seen"), 0); // the role's counters
+    assert_int_equal(s_counter(&msg, "seen"), 0);         // the role's counters
     assert_int_equal(s_counter(&msg, "owned"), S_AGENTS); // alone: all
     assert_int_equal(s_counter(&msg, "peers"), 0);
     proto_msg_clear(&msg);
@@ -426,8 +427,7 @@ s_send_garbage(void *pub)
 {
     for (size_t i = 0; i < S_N_GARBAGE; i++) {
         const s_garbage_t *g = &s_garbage[i];
-        assert_int_equal(zmq_send(pub, g->topic, strlen(g->topic),
-                                  ZMQ_SNDMORE),
+        assert_int_equal(zmq_send(pub, g->topic, strlen(g->topic), ZMQ_SNDMORE),
                          (int)strlen(g->topic));
         assert_int_equal(zmq_send(pub, g->body, g->len, 0), (int)g->len);
     }
@@ -497,8 +497,8 @@ test_runtime_rejections_counted_per_code(void **state)
     for (size_t i = 0; i < S_N_GARBAGE; i++) {
         const s_garbage_t *g = &s_garbage[i];
         proto_msg_t out;
-        hb_err_t code = proto_codec_decode(g->topic, strlen(g->topic),
-                                           g->body, g->len, &out);
+        hb_err_t code = proto_codec_decode(g->topic, strlen(g->topic), g->body,
+                                           g->len, &out);
         assert_int_not_equal(code, HB_OK);
         proto_codec_reject(&expect, code);
     }
@@ -588,8 +588,7 @@ s_run_node(const char *const *args, char *out, size_t len)
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     pid_t pid;
-    assert_int_equal(posix_spawn(&pid, path, &fa, NULL, (char **)argv,
-                                 environ),
+    assert_int_equal(posix_spawn(&pid, path, &fa, NULL, (char **)argv, environ),
                      0);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -669,8 +668,7 @@ test_binary_usage_errors_need_a_role(void **state)
     const char *bad_id[] = {"--role", role, "--id", "../up", NULL};
     assert_int_equal(s_run_node(bad_id, out, sizeof out), 2);
     assert_non_null(strstr(out, "--id '../up'"));
-    const char *bad_broker[] = {"--role", role, "--broker", "udp://h:1",
-                                NULL};
+    const char *bad_broker[] = {"--role", role, "--broker", "udp://h:1", NULL};
     assert_int_equal(s_run_node(bad_broker, out, sizeof out), 2);
     assert_non_null(strstr(out, "bad broker endpoint 'udp://h:1'"));
     (void)f;
@@ -685,9 +683,9 @@ test_binary_ready_line_and_sigterm(void **state)
         skip();
     char data[4200];
     snprintf(data, sizeof data, "%s/bin-node", f->dir);
-    const char *argv[] = {"healbus-node", "--role", role, "--broker",
-                          f->both, "--id", "bin-1", "--data-dir", data,
-                          "--heartbeat", "0.2", NULL};
+    const char *argv[] = {"healbus-node", "--role",      role,    "--broker",
+                          f->both,        "--id",        "bin-1", "--data-dir",
+                          data,           "--heartbeat", "0.2",   NULL};
     test_proc_t *p = test_proc_start(argv, "healbus-node ready", S_WAIT_MS);
     assert_non_null(p);
     char buf[4200];

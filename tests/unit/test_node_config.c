@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -21,8 +22,8 @@ s_parse_ok(const char *text)
 {
     node_config_t *c = node_config_new();
     char why[256] = "";
-    hb_err_t rc = node_config_parse(c, text, strlen(text), "t.conf", why,
-                                    sizeof why);
+    hb_err_t rc =
+        node_config_parse(c, text, strlen(text), "t.conf", why, sizeof why);
     if (rc != HB_OK)
         fprintf(stderr, "unexpected: %s\n", why);
     assert_int_equal(rc, HB_OK);
@@ -35,9 +36,9 @@ s_expect_error(const char *text, hb_err_t code, const char *why_expected)
     node_config_t *c = node_config_new();
     assert_int_equal(node_config_put(c, "kept", "yes", "earlier"), HB_OK);
     char why[256] = "";
-    assert_int_equal(node_config_parse(c, text, strlen(text), "t.conf", why,
-                                       sizeof why),
-                     code);
+    assert_int_equal(
+        node_config_parse(c, text, strlen(text), "t.conf", why, sizeof why),
+        code);
     assert_string_equal(why, why_expected);
     // Nothing of a bad text is kept; earlier settings are untouched.
     assert_int_equal(node_config_size(c), 1);
@@ -49,16 +50,16 @@ static void
 test_config_parses_values_comments_quotes(void **state)
 {
     (void)state;
-    node_config_t *c = s_parse_ok(
-        "# a comment\n"
-        "\n"
-        "   \t\n"
-        "healer.max_candidates = 3\n"
-        "  on_escalate   =   mail -s x ops # not a comment  \r\n"
-        "padded = \"  two spaces  \"\n"
-        "empty =\n"
-        "quoted_empty = \"\"\n"
-        "eq = a=b");
+    node_config_t *c =
+        s_parse_ok("# a comment\n"
+                   "\n"
+                   "   \t\n"
+                   "healer.max_candidates = 3\n"
+                   "  on_escalate   =   mail -s x ops # not a comment  \r\n"
+                   "padded = \"  two spaces  \"\n"
+                   "empty =\n"
+                   "quoted_empty = \"\"\n"
+                   "eq = a=b");
     assert_int_equal(node_config_size(c), 6);
     const char *origin = NULL;
     assert_string_equal(node_config_get(c, "healer.max_candidates", &origin),
@@ -66,8 +67,7 @@ test_config_parses_values_comments_quotes(void **state)
     assert_string_equal(origin, "t.conf:4");
     assert_string_equal(node_config_get(c, "on_escalate", NULL),
                         "mail -s x ops # not a comment");
-    assert_string_equal(node_config_get(c, "padded", NULL),
-                        "  two spaces  ");
+    assert_string_equal(node_config_get(c, "padded", NULL), "  two spaces  ");
     assert_string_equal(node_config_get(c, "empty", NULL), "");
     assert_string_equal(node_config_get(c, "quoted_empty", NULL), "");
     assert_string_equal(node_config_get(c, "eq", NULL), "a=b");
@@ -109,17 +109,17 @@ test_config_nul_and_long_lines_rejected(void **state)
     node_config_t *c = node_config_new();
     char why[256] = "";
     const char nul[] = "a = x\0y\n";
-    assert_int_equal(node_config_parse(c, nul, sizeof nul - 1, "t.conf", why,
-                                       sizeof why),
-                     HB_ESYNTAX);
+    assert_int_equal(
+        node_config_parse(c, nul, sizeof nul - 1, "t.conf", why, sizeof why),
+        HB_ESYNTAX);
     assert_string_equal(why, "t.conf:1: NUL byte in value");
     char *line = malloc(NODE_CONFIG_LINE_MAX + 10);
     memset(line, 'v', NODE_CONFIG_LINE_MAX + 9);
     memcpy(line, "ok = 1\nk = ", 11);
     line[NODE_CONFIG_LINE_MAX + 9] = '\0';
-    assert_int_equal(node_config_parse(c, line, strlen(line), "t.conf", why,
-                                       sizeof why),
-                     HB_ETOOBIG);
+    assert_int_equal(
+        node_config_parse(c, line, strlen(line), "t.conf", why, sizeof why),
+        HB_ETOOBIG);
     assert_string_equal(why, "t.conf:2: line longer than 4095 bytes");
     free(line);
     assert_int_equal(node_config_size(c), 0);
@@ -135,15 +135,13 @@ test_config_file_caps_and_missing(void **state)
     snprintf(path, sizeof path, "%s/node.conf", dir);
     node_config_t *c = node_config_new();
     char why[512] = "";
-    assert_int_equal(node_config_load(c, path, why, sizeof why),
-                     HB_ENOTFOUND);
+    assert_int_equal(node_config_load(c, path, why, sizeof why), HB_ENOTFOUND);
     assert_non_null(strstr(why, "node.conf: No such file"));
     FILE *fp = fopen(path, "w");
     for (int i = 0; i < NODE_CONFIG_MAX_BYTES / 8 + 1; i++)
         fputs("#comment\n", fp);
     fclose(fp);
-    assert_int_equal(node_config_load(c, path, why, sizeof why),
-                     HB_ETOOBIG);
+    assert_int_equal(node_config_load(c, path, why, sizeof why), HB_ETOOBIG);
     fp = fopen(path, "w");
     fputs("a = 1\nb=2\n", fp);
     fclose(fp);
@@ -196,8 +194,7 @@ test_config_set_overrides_file(void **state)
                      HB_ESYNTAX);
     assert_string_equal(why, "--set 'novalue': expected 'key = value' "
                              "(expected KEY=VALUE)");
-    assert_int_equal(node_config_set(c, "Bad=1", why, sizeof why),
-                     HB_ESYNTAX);
+    assert_int_equal(node_config_set(c, "Bad=1", why, sizeof why), HB_ESYNTAX);
     assert_int_equal(node_config_put(c, "on_escalate", "a # b", "--flag"),
                      HB_OK);
     assert_string_equal(node_config_get(c, "on_escalate", NULL), "a # b");
@@ -428,10 +425,8 @@ test_runtime_rejects_bad_ids_and_brokers(void **state)
         assert_int_equal(why, HB_EINVAL);
         assert_false(node_runtime_id_ok(ids[i]));
     }
-    node_runtime_opts_t opts = {.id = "ok-1",
-                                .brokers = "udp://x",
-                                .data_dir = f->data,
-                                .log = f->log};
+    node_runtime_opts_t opts = {
+        .id = "ok-1", .brokers = "udp://x", .data_dir = f->data, .log = f->log};
     hb_err_t why = HB_OK;
     assert_null(node_runtime_new(&opts, &s_role, &why));
     assert_int_equal(why, HB_EINVAL);
@@ -450,9 +445,8 @@ main(void)
         cmocka_unit_test(test_config_set_overrides_file),
         cmocka_unit_test_setup_teardown(test_ctx_config_valid_values,
                                         s_rt_setup, s_rt_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_ctx_config_bad_values_refuse_start, s_rt_setup,
-            s_rt_teardown),
+        cmocka_unit_test_setup_teardown(test_ctx_config_bad_values_refuse_start,
+                                        s_rt_setup, s_rt_teardown),
         cmocka_unit_test_setup_teardown(
             test_runtime_rejects_bad_ids_and_brokers, s_rt_setup,
             s_rt_teardown),

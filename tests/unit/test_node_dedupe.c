@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -80,9 +81,9 @@ test_dedupe_evicts_least_recently_seen(void **state)
     assert_true(node_dedupe_check(d, "d", 1));  // evicts b
     assert_int_equal(node_dedupe_size(d), 3);
     assert_int_equal(node_dedupe_evicted(d), 1);
-    assert_false(node_dedupe_check(d, "a", 5)); // a kept
-    assert_false(node_dedupe_check(d, "c", 5)); // c kept
-    assert_true(node_dedupe_check(d, "b", 5));  // b forgotten: new again
+    assert_false(node_dedupe_check(d, "a", 5));  // a kept
+    assert_false(node_dedupe_check(d, "c", 5));  // c kept
+    assert_true(node_dedupe_check(d, "b", 5));   // b forgotten: new again
     assert_int_equal(node_dedupe_evicted(d), 2); // ... evicting d
     assert_true(node_dedupe_check(d, "d", 1));
     // A flood of distinct senders stays within the cap.

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -70,8 +71,7 @@ test_store_round_trip(void **state)
 {
     fixture_t *f = *state;
     const char text[] = "hello\0world"; // embedded NUL survives
-    assert_int_equal(node_store_write(f->store, ".log.json", text,
-                                      sizeof text),
+    assert_int_equal(node_store_write(f->store, ".log.json", text, sizeof text),
                      HB_OK);
     char *buf = NULL;
     size_t len = 0;
@@ -90,8 +90,7 @@ test_store_round_trip(void **state)
     free(buf);
     // An empty file is a file.
     assert_int_equal(node_store_write(f->store, "empty", "", 0), HB_OK);
-    assert_int_equal(node_store_read(f->store, "empty", 0, &buf, &len),
-                     HB_OK);
+    assert_int_equal(node_store_read(f->store, "empty", 0, &buf, &len), HB_OK);
     assert_int_equal(len, 0);
     assert_string_equal(buf, "");
     free(buf);
@@ -115,15 +114,13 @@ test_store_read_over_max_is_etoobig(void **state)
     fixture_t *f = *state;
     char big[1000];
     memset(big, 'z', sizeof big);
-    assert_int_equal(node_store_write(f->store, "big", big, sizeof big),
-                     HB_OK);
+    assert_int_equal(node_store_write(f->store, "big", big, sizeof big), HB_OK);
     char *buf = NULL;
     size_t len = 0;
     assert_int_equal(node_store_read(f->store, "big", 999, &buf, &len),
                      HB_ETOOBIG);
     assert_null(buf);
-    assert_int_equal(node_store_read(f->store, "big", 1000, &buf, &len),
-                     HB_OK);
+    assert_int_equal(node_store_read(f->store, "big", 1000, &buf, &len), HB_OK);
     assert_int_equal(len, 1000);
     free(buf);
 }
@@ -132,20 +129,18 @@ static void
 test_store_rejects_bad_names(void **state)
 {
     fixture_t *f = *state;
-    const char *bad[] = {"", "a/b", "/etc/passwd", "..", ".", "../x",
-                         ".hbtmp.x"};
+    const char *bad[] = {"",  "a/b",  "/etc/passwd", "..",
+                         ".", "../x", ".hbtmp.x"};
     char *buf = NULL;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(node_store_write(f->store, bad[i], "x", 1),
-                         HB_EINVAL);
+        assert_int_equal(node_store_write(f->store, bad[i], "x", 1), HB_EINVAL);
         assert_int_equal(node_store_read(f->store, bad[i], 10, &buf, NULL),
                          HB_EINVAL);
     }
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    assert_int_equal(node_store_write(f->store, longname, "x", 1),
-                     HB_EINVAL);
+    assert_int_equal(node_store_write(f->store, longname, "x", 1), HB_EINVAL);
     assert_int_equal(node_store_write(f->store, NULL, "x", 1), HB_EINVAL);
 }
 
@@ -157,8 +152,7 @@ test_store_read_directory_is_eio(void **state)
     snprintf(path, sizeof path, "%s/sub", node_store_dir(f->store));
     assert_int_equal(mkdir(path, 0700), 0);
     char *buf = NULL;
-    assert_int_equal(node_store_read(f->store, "sub", 10, &buf, NULL),
-                     HB_EIO);
+    assert_int_equal(node_store_read(f->store, "sub", 10, &buf, NULL), HB_EIO);
     // Writing over a directory fails too, and leaves no temp file.
     assert_int_equal(node_store_write(f->store, "sub", "x", 1), HB_EIO);
     snprintf(path, sizeof path, "%s/.hbtmp.sub", node_store_dir(f->store));
@@ -184,8 +178,7 @@ test_store_open_removes_stale_temp_files(void **state)
     assert_non_null(f->store);
     assert_int_equal(access(path, F_OK), -1);
     char *buf = NULL;
-    assert_int_equal(node_store_read(f->store, "keep", 10, &buf, NULL),
-                     HB_OK);
+    assert_int_equal(node_store_read(f->store, "keep", 10, &buf, NULL), HB_OK);
     assert_string_equal(buf, "k");
     free(buf);
 }
@@ -225,8 +218,7 @@ s_make_version(char *buf, unsigned n)
     for (size_t i = 0; i < S_PAYLOAD; i++)
         buf[head + i] = (char)('a' + (n + i) % 26);
     size_t body = (size_t)head + S_PAYLOAD;
-    return body + (size_t)sprintf(buf + body, "sum=%08x\n",
-                                  s_sum(buf, body));
+    return body + (size_t)sprintf(buf + body, "sum=%08x\n", s_sum(buf, body));
 }
 
 //  Parse a file as one whole version; returns its number or -1 if torn.
@@ -308,9 +300,8 @@ test_store_survives_sigkill_mid_write(void **state)
         assert_non_null(store);
         char *buf = NULL;
         size_t len = 0;
-        assert_int_equal(node_store_read(store, "state", S_PAYLOAD + 64,
-                                         &buf, &len),
-                         HB_OK);
+        assert_int_equal(
+            node_store_read(store, "state", S_PAYLOAD + 64, &buf, &len), HB_OK);
         long v = s_check_version(buf, len);
         // Old or new, never torn; and never older than an acknowledged one.
         assert_true(v >= (long)acked);
@@ -331,9 +322,9 @@ test_json_save_load_round_trip(void **state)
 {
     fixture_t *f = *state;
     json_t *doc = json_pack("{s:i, s:[s, f]}", "total", 3, "items", "a", 0.5);
-    assert_int_equal(node_json_save(f->store, ".auto_healing_log.json", doc,
-                                    4096, false),
-                     HB_OK);
+    assert_int_equal(
+        node_json_save(f->store, ".auto_healing_log.json", doc, 4096, false),
+        HB_OK);
     json_t *back = NULL;
     char why[256] = "";
     assert_int_equal(node_json_load(f->store, ".auto_healing_log.json", 4096,
@@ -344,9 +335,9 @@ test_json_save_load_round_trip(void **state)
     // Over the cap: refused before writing.
     assert_int_equal(node_json_save(f->store, "small", doc, 10, true),
                      HB_ETOOBIG);
-    assert_int_equal(node_json_load(f->store, "small", 10, &back, why,
-                                    sizeof why),
-                     HB_ENOTFOUND);
+    assert_int_equal(
+        node_json_load(f->store, "small", 10, &back, why, sizeof why),
+        HB_ENOTFOUND);
     assert_null(back);
     json_decref(doc);
 }
@@ -356,27 +347,25 @@ test_json_load_reports_line_and_column(void **state)
 {
     fixture_t *f = *state;
     const char bad[] = "{\n  \"a\": 1,\n  \"b\": ]\n}\n";
-    assert_int_equal(node_store_write(f->store, "bad.json", bad,
-                                      sizeof bad - 1),
-                     HB_OK);
+    assert_int_equal(
+        node_store_write(f->store, "bad.json", bad, sizeof bad - 1), HB_OK);
     json_t *doc = NULL;
     char why[256] = "";
-    assert_int_equal(node_json_load(f->store, "bad.json", 4096, &doc, why,
-                                    sizeof why),
-                     HB_ESYNTAX);
+    assert_int_equal(
+        node_json_load(f->store, "bad.json", 4096, &doc, why, sizeof why),
+        HB_ESYNTAX);
     assert_null(doc);
     assert_non_null(strstr(why, "bad.json:3:8:"));
     // Duplicate keys are damage too, not a silent overwrite.
     const char dup[] = "{\"a\": 1, \"a\": 2}";
-    assert_int_equal(node_store_write(f->store, "dup.json", dup,
-                                      sizeof dup - 1),
-                     HB_OK);
-    assert_int_equal(node_json_load(f->store, "dup.json", 4096, &doc, why,
-                                    sizeof why),
-                     HB_ESYNTAX);
-    assert_int_equal(node_json_load(f->store, "dup.json", 4, &doc, why,
-                                    sizeof why),
-                     HB_ETOOBIG);
+    assert_int_equal(
+        node_store_write(f->store, "dup.json", dup, sizeof dup - 1), HB_OK);
+    assert_int_equal(
+        node_json_load(f->store, "dup.json", 4096, &doc, why, sizeof why),
+        HB_ESYNTAX);
+    assert_int_equal(
+        node_json_load(f->store, "dup.json", 4, &doc, why, sizeof why),
+        HB_ETOOBIG);
 }
 
 int
