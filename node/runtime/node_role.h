@@ -23,7 +23,10 @@ typedef struct {
     void (*on_msg)(void *state, const proto_msg_t *msg);
     /*  Called about every tick_ms with the monotonic time. */
     void (*on_tick)(void *state, int64_t now_ms);
-    /*  Counters for the node heartbeat: fill up to `cap`, return count. */
+    /*  Counters for the node heartbeat: fill up to `cap`, return count.
+        Names must be unique and must not repeat the runtime's own
+        (received, rejected, duplicates, gaps, published, publish_drops,
+        peers); a repeated name is left out of the heartbeat and logged. */
     uint32_t (*counters)(void *state, proto_counter_t *out, uint32_t cap);
 } node_role_t;
 

@@ -46,6 +46,7 @@ struct node_runtime {
     proto_codec_rejects_t rejects;
     hb_log_complaint_t complaints[HB_ERR_COUNT]; // one per reject code
     hb_log_complaint_t publish_complaint;
+    hb_log_complaint_t counter_complaint;
     uint8_t body[PROTO_MAX_FRAME]; // encode buffer: no allocation per send
 };
 
@@ -331,6 +332,30 @@ node_runtime_publish(node_runtime_t *self, proto_msg_t *msg)
     return HB_OK;
 }
 
+//  A role counter named like one of ours (or another of its own) would make
+//  the heartbeat a map with a duplicate key, which every receiver rejects:
+//  drop such counters and say so once.  Returns the new total.
+static uint32_t
+s_keep_unique(node_runtime_t *self, proto_counter_t *c, uint32_t ours,
+              uint32_t extra)
+{
+    uint32_t n = ours;
+    for (uint32_t i = ours; i < ours + extra; i++) {
+        bool clash = !c[i].name;
+        for (uint32_t j = 0; j < n && !clash; j++)
+            clash = strcmp(c[i].name, c[j].name) == 0;
+        if (clash) {
+            hb_log_complain(self->log, &self->counter_complaint,
+                            "runtime: the %s role's counter '%s' repeats a "
+                            "name already in the heartbeat: left out",
+                            self->role->name, c[i].name ? c[i].name : "");
+            continue;
+        }
+        c[n++] = c[i];
+    }
+    return n;
+}
+
 static void
 s_publish_heartbeat(node_runtime_t *self, int64_t now)
 {
@@ -350,10 +375,14 @@ s_publish_heartbeat(node_runtime_t *self, int64_t now)
     };
     uint32_t n = sizeof mine / sizeof mine[0];
     memcpy(node->counters, mine, sizeof mine);
-    if (self->role->counters)
-        n += self->role->counters(self->state, node->counters + n,
-                                  PROTO_MAX_COUNTERS - n);
-    node->n_counters = n <= PROTO_MAX_COUNTERS ? n : PROTO_MAX_COUNTERS;
+    if (self->role->counters) {
+        uint32_t extra = self->role->counters(self->state, node->counters + n,
+                                              PROTO_MAX_COUNTERS - n);
+        n = s_keep_unique(
+            self, node->counters, n,
+            extra < PROTO_MAX_COUNTERS - n ? extra : PROTO_MAX_COUNTERS - n);
+    }
+    node->n_counters = n;
     node_runtime_publish(self, &msg);
 }
 

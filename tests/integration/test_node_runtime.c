@@ -89,15 +89,19 @@ s_probe_tick(void *state, int64_t now_ms)
     self->owned = owned;
 }
 
+//  "received" repeats a runtime counter and "seen" repeats itself: the
+//  runtime must leave both copies out, or the heartbeat would not decode.
 static uint32_t
 s_probe_counters(void *state, proto_counter_t *out, uint32_t cap)
 {
     s_probe_t *self = state;
-    if (cap < 2)
+    if (cap < 4)
         return 0;
     out[0] = (proto_counter_t){"seen", self->seen};
     out[1] = (proto_counter_t){"owned", self->owned};
-    return 2;
+    out[2] = (proto_counter_t){"received", 424242};
+    out[3] = (proto_counter_t){"seen", 424242};
+    return 4;
 }
 
 static const char *const s_probe_topics[] = {"err.", NULL};
@@ -342,6 +346,8 @@ test_runtime_ready_heartbeat_and_ask(void **state)
     assert_int_equal(s_counter(&msg, "seen"), 0);         // the role's counters
     assert_int_equal(s_counter(&msg, "owned"), S_AGENTS); // alone: all
     assert_int_equal(s_counter(&msg, "peers"), 0);
+    assert_int_equal(msg.u.node.n_counters, 7 + 2); // runtime's + role's
+    assert_int_not_equal(s_counter(&msg, "received"), 424242);
     proto_msg_clear(&msg);
     if (!s_recv(ask, deadline, &msg))
         fail_msg("no ask.* within %d ms", S_WAIT_MS);
