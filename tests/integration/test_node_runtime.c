@@ -677,7 +677,18 @@ test_binary_usage_errors_need_a_role(void **state)
     const char *bad_broker[] = {"--role", role, "--broker", "udp://h:1", NULL};
     assert_int_equal(s_run_node(bad_broker, out, sizeof out), 2);
     assert_non_null(strstr(out, "bad broker endpoint 'udp://h:1'"));
-    (void)f;
+    // A data directory that cannot be made is a runtime failure: exit 1.
+    char file[4200], under[4300];
+    snprintf(file, sizeof file, "%s/plain-file", f->dir);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(under, sizeof under, "%s/data", file);
+    const char *bad_dir[] = {"--role",     role,   "--broker",
+                             f->front[0],  "--id", "dir-1",
+                             "--data-dir", under,  NULL};
+    assert_int_equal(s_run_node(bad_dir, out, sizeof out), 1);
+    assert_non_null(strstr(out, "Not a directory"));
 }
 
 static void
@@ -702,6 +713,13 @@ test_binary_ready_line_and_sigterm(void **state)
     assert_true(test_proc_field(p, "data", buf, sizeof buf));
     assert_string_equal(buf, data); // under /tmp, already absolute
     assert_int_equal(test_proc_stop(p, SIGTERM, S_WAIT_MS), 0);
+    test_proc_destroy(&p);
+    // Restarted with the same id and directory, and stopped by SIGINT.
+    p = test_proc_start(argv, "healbus-node ready", S_WAIT_MS);
+    assert_non_null(p);
+    assert_true(test_proc_field(p, "data", buf, sizeof buf));
+    assert_string_equal(buf, data);
+    assert_int_equal(test_proc_stop(p, SIGINT, S_WAIT_MS), 0);
     test_proc_destroy(&p);
 }
 
