@@ -41,7 +41,7 @@ extern char **environ;
 typedef struct {
     node_ctx_t *ctx; // borrowed
     uint64_t seen;
-    uint64_t owned;
+    uint64_t ticks;
 } s_probe_t;
 
 static void *
@@ -80,13 +80,20 @@ s_probe_tick(void *state, int64_t now_ms)
 {
     (void)now_ms;
     s_probe_t *self = state;
+    self->ticks++;
+}
+
+//  How many of agent-0..agent-(S_AGENTS-1) this node owns right now.
+static uint64_t
+s_probe_owned(s_probe_t *self)
+{
     char agent[32];
     uint64_t owned = 0;
     for (int i = 0; i < S_AGENTS; i++) {
         snprintf(agent, sizeof agent, "agent-%d", i);
         owned += node_ctx_owns(self->ctx, agent);
     }
-    self->owned = owned;
+    return owned;
 }
 
 //  "received" repeats a runtime counter and "seen" repeats itself: the
@@ -95,13 +102,14 @@ static uint32_t
 s_probe_counters(void *state, proto_counter_t *out, uint32_t cap)
 {
     s_probe_t *self = state;
-    if (cap < 4)
+    if (cap < 5)
         return 0;
     out[0] = (proto_counter_t){"seen", self->seen};
-    out[1] = (proto_counter_t){"owned", self->owned};
+    out[1] = (proto_counter_t){"owned", s_probe_owned(self)};
     out[2] = (proto_counter_t){"received", 424242};
     out[3] = (proto_counter_t){"seen", 424242};
-    return 4;
+    out[4] = (proto_counter_t){"ticks", self->ticks};
+    return 5;
 }
 
 static const char *const s_probe_topics[] = {"err.", NULL};
@@ -346,7 +354,7 @@ test_runtime_ready_heartbeat_and_ask(void **state)
     assert_int_equal(s_counter(&msg, "seen"), 0);         // the role's counters
     assert_int_equal(s_counter(&msg, "owned"), S_AGENTS); // alone: all
     assert_int_equal(s_counter(&msg, "peers"), 0);
-    assert_int_equal(msg.u.node.n_counters, 7 + 2); // runtime's + role's
+    assert_int_equal(msg.u.node.n_counters, 7 + 3); // runtime's + role's
     assert_int_not_equal(s_counter(&msg, "received"), 424242);
     proto_msg_clear(&msg);
     if (!s_recv(ask, deadline, &msg))
@@ -354,6 +362,14 @@ test_runtime_ready_heartbeat_and_ask(void **state)
     assert_int_equal(msg.kind, PROTO_KIND_ASK);
     assert_string_equal(msg.u.ask.target, "*");
     proto_msg_clear(&msg);
+    // on_tick runs (every 20 ms here): a later heartbeat shows ticks.
+    bool ticked = false;
+    while (!ticked && s_recv(hb, deadline, &msg)) {
+        uint64_t ticks = s_counter(&msg, "ticks");
+        ticked = ticks >= 2 && ticks != UINT64_MAX;
+        proto_msg_clear(&msg);
+    }
+    assert_true(ticked);
     s_node_stop(&f->nodes[0]);
 }
 
@@ -556,8 +572,8 @@ test_runtime_two_nodes_share_agents_then_one_takes_all(void **state)
     f->nodes[1] = s_node_start("probe-b", f->both, f->dir);
     uint64_t owned_a = 0, owned_b = 0;
     // Each sees the other; ownership splits the agents with no overlap.
-    // Ticks run every 20 ms and heartbeats every 100 ms, so wait for two
-    // consecutive heartbeats per node in which both agree.
+    // Each heartbeat carries the node's view at that moment: wait until
+    // a pair of heartbeats (one per node) agrees.
     for (int round = 0; round < 50; round++) {
         s_wait_ownership(beats, "probe-a", UINT64_MAX, 1, &owned_a);
         s_wait_ownership(beats, "probe-b", UINT64_MAX, 1, &owned_b);
