@@ -50,8 +50,9 @@ static const char s_usage[] =
     "  -v, --verbose         debug logs on stderr (duplicates, connects)\n"
     "  -h, --help            this text\n"
     "\n"
-    "Lost messages (a jump in a sender's sequence numbers) and messages\n"
-    "that cannot be decoded are reported in the stream: as 'gap: ...' and\n"
+    "Lost messages (a jump in a sender's sequence numbers; only without\n"
+    "--topic, since a filter hides numbers) and messages that cannot be\n"
+    "decoded are reported in the stream: as 'gap: ...' and\n"
     "'bad: ...' lines, or with --json as objects with an \"event\" key\n"
     "(\"gap\", \"restart\", \"undecodable\") instead of \"kind\".  With\n"
     "several brokers, each message is shown once (sender + sequence).\n"
@@ -68,6 +69,7 @@ typedef struct {
     bool json;
     bool stats;
     bool verbose;
+    bool gaps;        // report gaps: only when every topic is seen
     uint64_t count;   // 0: no limit
     double timeout_s; // 0: no limit
 } s_opts_t;
@@ -231,6 +233,11 @@ s_parse_args(s_opts_t *o, int argc, char **argv)
         else
             return s_usage_error("unknown option", a);
     }
+    // A sender numbers all its messages; behind a topic filter the
+    // numbers of the hidden ones would look lost.
+    o->gaps = o->n_topics == 0;
+    for (size_t i = 0; i < o->n_topics; i++)
+        o->gaps = o->gaps || o->topics[i][0] == '\0';
     char why[512];
     if (hb_endpoint_parse(o->broker_spec, &o->brokers, why, sizeof why) !=
         HB_OK)
@@ -972,7 +979,7 @@ s_handle(s_tap_t *self, zmq_msg_t *topic, zmq_msg_t *body)
         proto_msg_clear(&m);
         return;
     }
-    if (r.lost) {
+    if (r.lost && self->opts.gaps) {
         self->gaps++;
         self->lost += r.lost;
         if (!self->opts.stats)
@@ -1096,9 +1103,14 @@ s_log_listening(s_tap_t *self)
     for (size_t i = 0; i < self->opts.brokers.count && n < sizeof eps; i++)
         n += (size_t)snprintf(eps + n, sizeof eps - n, "%s%s", i ? ", " : "",
                               self->opts.brokers.brokers[i].back);
-    hb_log_info(self->log, "listening on %s (%s%zu topic prefix%s)", eps,
-                self->opts.n_topics ? "" : "all topics, ", self->opts.n_topics,
-                self->opts.n_topics == 1 ? "" : "es");
+    size_t n_topics = self->opts.n_topics;
+    if (n_topics == 0)
+        hb_log_info(self->log, "listening on %s (all topics)", eps);
+    else
+        hb_log_info(self->log, "listening on %s (%zu topic prefix%s%s)", eps,
+                    n_topics, n_topics == 1 ? "" : "es",
+                    self->opts.gaps ? ""
+                                    : "; gaps not reported behind a filter");
 }
 
 static void

@@ -655,6 +655,39 @@ test_tap_reports_a_gap_in_a_senders_sequence(void **state)
     assert_int_equal(test_proc_stop(tap, SIGINT, WAIT_MS), 0);
 }
 
+/*  A sender numbers every message it sends; behind --topic most of those
+    numbers are hidden, so the tap must not call them lost. */
+static void
+test_tap_topic_filter_shows_matches_and_claims_no_gap(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"--topic", "metric.", NULL};
+    test_proc_t *tap = s_tap_start(fx, extra, fx->bus[0].front);
+    s_sync(fx, fx->bus[0].pub, tap, "probe");
+
+    void *pub = fx->bus[0].pub;
+    proto_msg_t m;
+    for (uint64_t seq = 1; seq <= 6; seq++) {
+        if (seq % 2) {
+            s_head(&m, PROTO_KIND_ERROR, "mixed", seq);
+            m.u.error = (proto_error_t){"op", "E", "hidden", 1, 1};
+            s_publish(pub, &m);
+        } else
+            s_metric(pub, "mixed", seq, "shown", (double)seq);
+    }
+    s_metric(pub, "end", 1, "end", 1);
+    char line[4096];
+    const char *want[] = {
+        " metric.mixed mixed#2 shown=2", " metric.mixed mixed#4 shown=4",
+        " metric.mixed mixed#6 shown=6", " metric.end end#1 end=1"};
+    for (size_t i = 0; i < 4; i++) {
+        s_next_line(tap, line, sizeof line, want[i]);
+        if (!strstr(line, want[i]))
+            fail_msg("wanted '%s', got: %s", want[i], line);
+    }
+    assert_int_equal(test_proc_stop(tap, SIGTERM, WAIT_MS), 0);
+}
+
 static void
 s_expect_bad(test_proc_t *tap, const char *want)
 {
@@ -965,6 +998,9 @@ main(void)
             s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_tap_reports_a_gap_in_a_senders_sequence, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_tap_topic_filter_shows_matches_and_claims_no_gap, s_setup,
+            s_teardown),
         cmocka_unit_test_setup_teardown(
             test_tap_reports_undecodable_messages_and_goes_on, s_setup,
             s_teardown),
