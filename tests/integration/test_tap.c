@@ -64,8 +64,14 @@ s_bus_add(fx_t *fx)
 {
     assert_true(fx->n_bus < 2);
     bus_t *bus = &fx->bus[fx->n_bus];
-    bus->broker = test_proc_broker(bus->front, sizeof bus->front);
+    // The broker's own stats messages would interleave with the exact
+    // lines the tests expect: switch them off.
+    const char *argv[] = {"healbus-broker",   "--front", "tcp://127.0.0.1:*",
+                          "--stats-interval", "0",       NULL};
+    bus->broker = test_proc_start(argv, "ready", WAIT_MS);
     assert_non_null(bus->broker);
+    assert_true(
+        test_proc_field(bus->broker, "front", bus->front, sizeof bus->front));
     fx->n_bus++;
     bus->pub = s_pub_new(fx->ctx, bus->front);
     return bus;
