@@ -217,7 +217,13 @@ s_read_config(node_ctx_t *ctx, predictor_engine_cfg_t *cfg, bool *act,
     cfg->rate_threshold =
         node_ctx_config_double(ctx, "threshold", 0.5, 0.01, 1.0);
     cfg->cpu_limit = node_ctx_config_double(ctx, "cpu_limit", 0, 0, 1024);
-    cfg->period_ms = node_ctx_config_int(ctx, "period_ms", 86400000, 1,
+    // growth is told per a period a few buckets long at least: per day
+    // for hourly or daily buckets, per hour, minute or second below
+    int64_t period = bucket >= 3600000 ? 86400000
+                     : bucket >= 60000 ? 3600000
+                     : bucket >= 1000  ? 60000
+                                       : 1000;
+    cfg->period_ms = node_ctx_config_int(ctx, "period_ms", period, 1,
                                          365 * 86400000LL);
     cfg->min_points = (uint32_t)node_ctx_config_int(
         ctx, "min_points", 5, 3, cfg->series.buckets);
@@ -332,19 +338,20 @@ s_counters(void *state, proto_counter_t *out, uint32_t cap)
     predictor_t *self = state;
     const predictor_engine_stats_t *st = predictor_engine_stats(self->engine);
     predictor_series_table_t *series = predictor_engine_series(self->engine);
+    // prefixed: the runtime's own counters share the map (no duplicates)
     proto_counter_t all[] = {
-        {"samples", st->samples},
-        {"rejected", st->rejected},
-        {"analyses", st->analyses},
-        {"alerts", st->alerts},
-        {"predictions", st->predictions},
-        {"series", predictor_series_count(series)},
-        {"evictions", predictor_series_evictions(series)},
-        {"late_drops", predictor_series_drops(series)},
-        {"hits", self->hits},
-        {"misses", self->misses},
-        {"heal_requests", self->heal_requests},
-        {"publish_drops", self->publish_drops},
+        {"pred_samples", st->samples},
+        {"pred_rejected", st->rejected},
+        {"pred_analyses", st->analyses},
+        {"pred_alerts", st->alerts},
+        {"pred_predictions", st->predictions},
+        {"pred_series", predictor_series_count(series)},
+        {"pred_evictions", predictor_series_evictions(series)},
+        {"pred_late_drops", predictor_series_drops(series)},
+        {"pred_hits", self->hits},
+        {"pred_misses", self->misses},
+        {"pred_heal_requests", self->heal_requests},
+        {"pred_publish_drops", self->publish_drops},
     };
     uint32_t n = 0;
     for (; n < cap && n < sizeof all / sizeof *all; n++)
