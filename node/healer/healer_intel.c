@@ -11,7 +11,9 @@
 typedef struct {
     char agent[PROTO_MAX_ID + 1];
     char op[PROTO_MAX_NAME + 1];
-    char error_class[PROTO_MAX_CLASS + 1]; // "" = the op's successes
+    char error_class[PROTO_MAX_CLASS + 1]; // "" for the successes row
+    bool successes;   // the op's successes, apart from any error class
+                      // (an error whose class is "" must not land here)
     uint32_t hash;
     uint64_t count;
     int64_t first_us, last_us;
@@ -97,13 +99,22 @@ healer_intel_set_miner(healer_intel_t *self, healer_templates_t *miner)
 /* -------------------------------------------------------------- series -- */
 
 static s_series_t *
-s_series(healer_intel_t *self, const char *agent, const char *op,
-         const char *error_class, bool create)
+s_series(healer_intel_t *self, const char *agent_in, const char *op_in,
+         const char *class_in, bool successes, bool create)
 {
-    uint32_t h = s_hash3(agent, op, error_class), victim = 0;
+    // Keys are compared as they are stored, cut to the protocol's limits:
+    // otherwise an overlong name would never find its own row and would
+    // take a fresh one on every report.
+    char agent[PROTO_MAX_ID + 1], op[PROTO_MAX_NAME + 1];
+    char error_class[PROTO_MAX_CLASS + 1];
+    s_copy(agent, agent_in, PROTO_MAX_ID);
+    s_copy(op, op_in, PROTO_MAX_NAME);
+    s_copy(error_class, class_in, PROTO_MAX_CLASS);
+    uint32_t h = s_hash3(agent, op, error_class) ^ successes, victim = 0;
     for (uint32_t i = 0; i < self->cfg.max_series; i++) {
         s_series_t *s = &self->series[i];
-        if (s->live && s->hash == h && strcmp(s->agent, agent) == 0 &&
+        if (s->live && s->hash == h && s->successes == successes &&
+            strcmp(s->agent, agent) == 0 &&
             strcmp(s->op, op) == 0 && strcmp(s->error_class, error_class) == 0)
             return s;
         if (!s->live ||
@@ -120,6 +131,7 @@ s_series(healer_intel_t *self, const char *agent, const char *op,
     s_copy(s->op, op, PROTO_MAX_NAME);
     s_copy(s->error_class, error_class, PROTO_MAX_CLASS);
     s->hash = h;
+    s->successes = successes;
     s->live = true;
     return s;
 }
@@ -136,9 +148,11 @@ s_count(healer_intel_t *self, s_series_t *s, int64_t wall_us)
 /* ------------------------------------------------------------ patterns -- */
 
 static healer_intel_pattern_t *
-s_pattern(healer_intel_t *self, const char *error_class, uint32_t id,
+s_pattern(healer_intel_t *self, const char *class_in, uint32_t id,
           int64_t now_ms)
 {
+    char error_class[PROTO_MAX_CLASS + 1]; // cut as stored, as in s_series
+    s_copy(error_class, class_in, PROTO_MAX_CLASS);
     uint32_t victim = 0;
     for (uint32_t i = 0; i < self->cfg.max_patterns; i++) {
         healer_intel_pattern_t *p = &self->patterns[i];
@@ -253,7 +267,8 @@ healer_intel_error(healer_intel_t *self, const char *agent, const char *op,
                    int64_t wall_us)
 {
     self->errors++;
-    s_count(self, s_series(self, agent, op, error_class, true), wall_us);
+    s_count(self, s_series(self, agent, op, error_class, false, true),
+            wall_us);
     healer_intel_pattern_t *p = s_place(self, agent, error_class, text,
                                         now_ms);
     if (!p)
@@ -272,7 +287,7 @@ healer_intel_success(healer_intel_t *self, const char *agent, const char *op,
                      int64_t wall_us)
 {
     self->successes++;
-    s_count(self, s_series(self, agent, op, "", true), wall_us);
+    s_count(self, s_series(self, agent, op, "", true, true), wall_us);
 }
 
 const healer_intel_pattern_t *
@@ -289,8 +304,8 @@ healer_intel_series(const healer_intel_t *self, const char *agent,
                     healer_intel_series_t *out)
 {
     healer_intel_t *me = (healer_intel_t *)self; // lookups do not create
-    const s_series_t *e = s_series(me, agent, op, error_class, false);
-    const s_series_t *ok = s_series(me, agent, op, "", false);
+    const s_series_t *e = s_series(me, agent, op, error_class, false, false);
+    const s_series_t *ok = s_series(me, agent, op, "", true, false);
     memset(out, 0, sizeof *out);
     if (!e)
         return false;
