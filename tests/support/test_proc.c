@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +98,8 @@ test_proc_start(const char *const argv[], const char *ready, int timeout_ms)
         return NULL;
     }
     if (pid == 0) {
+        // A crashed test must not leave brokers and nodes running.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(fds[1], STDOUT_FILENO);
         execv(path, (char *const *)argv);
         fprintf(stderr, "test_proc: exec %s: %s\n", path, strerror(errno));
