@@ -41,35 +41,32 @@
 #define EFF_MAX_FIXES 16
 
 typedef struct {
-    const char *name;        // for the table
+    const char *name; // for the table
     const char *op;
     const char *error_class;
-    const char *pre, *post;  // error text: pre, a number varying per
-                             // episode, post
-    const char *cure;        // catalog fix that cures it, NULL: none
-    double weight;           // share of the mix
+    const char *pre, *post; // error text: pre, a number varying per
+                            // episode, post
+    const char *cure;       // catalog fix that cures it, NULL: none
+    double weight;          // share of the mix
     bool transient;
 } eff_fault_t;
 
 static const eff_fault_t s_faults[] = {
-    {"dates (seed)", "parse_dates", "DateFormatError",
-     "cannot parse date '12/", "/2024' in column shipped", "fuzzy_dates", 1,
-     false},
-    {"file size (seed)", "load_file", "FileTooLargeError",
-     "file /data/in-", ".csv is 5242880 bytes, over the limit",
-     "streaming_parser", 1, false},
-    {"deadline (seed)", "fetch", "TimeoutError",
-     "read timed out after ", " ms", "raise_timeout", 1, false},
-    {"batch memory (seed)", "batch", "MemoryError",
-     "batch of ", " rows over the memory budget", "halve_batch", 1, false},
+    {"dates (seed)", "parse_dates", "DateFormatError", "cannot parse date '12/",
+     "/2024' in column shipped", "fuzzy_dates", 1, false},
+    {"file size (seed)", "load_file", "FileTooLargeError", "file /data/in-",
+     ".csv is 5242880 bytes, over the limit", "streaming_parser", 1, false},
+    {"deadline (seed)", "fetch", "TimeoutError", "read timed out after ", " ms",
+     "raise_timeout", 1, false},
+    {"batch memory (seed)", "batch", "MemoryError", "batch of ",
+     " rows over the memory budget", "halve_batch", 1, false},
     {"timeout from batch size", "query", "TimeoutError",
      "query deadline exceeded on a batch of ", " rows",
      "smaller_batches_for_timeout", 1.5, false},
-    {"memory from whole file", "import", "MemoryError",
-     "cannot hold ", " bytes of /data/import.csv in memory",
-     "stream_for_memory", 1.5, false},
-    {"unhealable", "push", "ConnectionError",
-     "connection to 10.0.0.", ":5432 refused", NULL, 0.5, false},
+    {"memory from whole file", "import", "MemoryError", "cannot hold ",
+     " bytes of /data/import.csv in memory", "stream_for_memory", 1.5, false},
+    {"unhealable", "push", "ConnectionError", "connection to 10.0.0.",
+     ":5432 refused", NULL, 0.5, false},
     {"transient", "call", "ServiceUnavailable",
      "upstream answered 503, request ", "", NULL, 1.5, true},
 };
@@ -79,8 +76,8 @@ static const eff_fault_t s_faults[] = {
 typedef struct {
     uint32_t fault;
     uint32_t agent;
-    int number;              // the varying number in the text
-    uint32_t clears_on;      // transient: attempt that succeeds (1-based)
+    int number;         // the varying number in the text
+    uint32_t clears_on; // transient: attempt that succeeds (1-based)
     bool works[HEALER_CATALOG_MAX_FIXES]; // per catalog fix, this time
 } eff_world_t;
 
@@ -149,7 +146,8 @@ s_text(const eff_world_t *w, char *buf, size_t len)
              s_faults[w->fault].post);
 }
 
-/* ------------------------------------------------------ (b) catalog order -- */
+/* ------------------------------------------------------ (b) catalog order --
+ */
 
 static uint32_t
 s_catalog_order(const healer_catalog_t *cat, const eff_world_t *w,
@@ -169,16 +167,17 @@ s_catalog_order(const healer_catalog_t *cat, const eff_world_t *w,
     return tried;
 }
 
-/* ---------------------------------------------------- (c) learning healer -- */
+/* ---------------------------------------------------- (c) learning healer --
+ */
 
 typedef struct {
-    const healer_catalog_t *catalog;   // borrowed
-    healer_templates_t *miner;         // owned
-    healer_intel_t *intel;             // owned
-    healer_learn_t *learn;             // owned
-    healer_orch_t *orch;               // owned
-    uint64_t rng;                      // Thompson sampling
-    int64_t now_ms;                    // simulated clock
+    const healer_catalog_t *catalog; // borrowed
+    healer_templates_t *miner;       // owned
+    healer_intel_t *intel;           // owned
+    healer_learn_t *learn;           // owned
+    healer_orch_t *orch;             // owned
+    uint64_t rng;                    // Thompson sampling
+    int64_t now_ms;                  // simulated clock
     // The fixes the orchestrator published and not yet answered: answering
     // inside its publish callback would re-enter it.
     char queue[EFF_MAX_FIXES][2][PROTO_MAX_NAME + 1]; // fix id, fix name
@@ -227,8 +226,8 @@ s_healer_new(eff_healer_t *h, const healer_catalog_t *cat, uint64_t seed)
     h->learn = healer_learn_new(4096, s_rand, &h->rng);
     healer_orch_cfg_t ocfg;
     healer_orch_cfg_defaults(&ocfg); // max_candidates 3, intensity 5/min
-    healer_orch_env_t env = {h, s_publish, s_now_ms, s_wall_us, NULL, NULL,
-                             "bench-healer"};
+    healer_orch_env_t env = {h,    s_publish, s_now_ms,      s_wall_us,
+                             NULL, NULL,      "bench-healer"};
     h->orch = h->learn ? healer_orch_new(&ocfg, &env, cat, h->learn) : NULL;
     return h->intel && h->orch;
 }
@@ -245,8 +244,7 @@ s_healer_destroy(eff_healer_t *h)
 //  What healer.c does with the error reports and the heal request, then
 //  the agent's answers to each fix until the episode ends.
 static uint32_t
-s_learning(eff_healer_t *h, const eff_world_t *w, uint64_t req_id,
-           bool *healed)
+s_learning(eff_healer_t *h, const eff_world_t *w, uint64_t req_id, bool *healed)
 {
     const eff_fault_t *f = &s_faults[w->fault];
     char agent[32], text[256];
@@ -263,8 +261,8 @@ s_learning(eff_healer_t *h, const eff_world_t *w, uint64_t req_id,
     p = healer_intel_classify(h->intel, agent, f->error_class, text, h->now_ms);
     if (p && p->renamed_from[0])
         healer_learn_rename(h->learn, p->renamed_from, p->key);
-    proto_heal_t heal = {req_id, f->op, f->error_class, text, EFF_ATTEMPTS,
-                         PROTO_HEAL_WAIT};
+    proto_heal_t heal = {req_id, f->op,        f->error_class,
+                         text,   EFF_ATTEMPTS, PROTO_HEAL_WAIT};
     h->queued = 0;
     h->escalated = false;
     *healed = false;
@@ -278,10 +276,13 @@ s_learning(eff_healer_t *h, const eff_world_t *w, uint64_t req_id,
         memmove(h->queue[0], h->queue[1], --h->queued * sizeof h->queue[0]);
         tried++;
         *healed = s_works(h->catalog, w, name);
-        proto_fixres_t res = {id, req_id, f->op,
+        proto_fixres_t res = {id,
+                              req_id,
+                              f->op,
                               *healed ? PROTO_OUTCOME_COMMITTED
                                       : PROTO_OUTCOME_ROLLED_BACK,
-                              *healed ? "HB_OK" : "test failed", 100};
+                              *healed ? "HB_OK" : "test failed",
+                              100};
         healer_orch_fixres(h->orch, agent, &res);
     }
     return tried;
@@ -325,8 +326,7 @@ s_arg(int argc, char **argv, const char *name, long def, long lo, long hi)
         errno = 0;
         long v = strtol(argv[i + 1], &end, 10);
         if (errno || *end || v < lo || v > hi) {
-            fprintf(stderr, "heal_efficacy: %s wants %ld..%ld\n", name, lo,
-                    hi);
+            fprintf(stderr, "heal_efficacy: %s wants %ld..%ld\n", name, lo, hi);
             exit(2);
         }
         return v;
@@ -338,9 +338,9 @@ static void
 s_report(const eff_tally_t t[3], long warmup)
 {
     printf("heal_efficacy: %llu episodes after %ld warm-up episodes\n\n"
-           "  %-22s %7s  %8s %8s %10s %10s\n", (unsigned long long)t[0].episodes,
-           warmup, "strategy", "recov.", "by retry", "by fix", "fixes/rec",
-           "fixes/heal");
+           "  %-22s %7s  %8s %8s %10s %10s\n",
+           (unsigned long long)t[0].episodes, warmup, "strategy", "recov.",
+           "by retry", "by fix", "fixes/rec", "fixes/heal");
     s_print("(a) retries only", &t[0]);
     s_print("(b) catalog order", &t[1]);
     s_print("(c) learning healer", &t[2]);
@@ -355,7 +355,8 @@ s_report(const eff_tally_t t[3], long warmup)
     bool ok = t[2].recovered >= t[1].recovered &&
               t[2].fixes * t[1].recovered < t[1].fixes * t[2].recovered;
     printf("\n  (c) recovers at least what (b) does with fewer fixes tried "
-           "per recovery: %s\n", ok ? "yes" : "NO");
+           "per recovery: %s\n",
+           ok ? "yes" : "NO");
 }
 
 int

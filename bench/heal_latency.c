@@ -41,18 +41,18 @@
 #include <zmq.h>
 
 #define BENCH_MAX_AGENTS 256
-#define BENCH_WAIT_MS 3000     // a reply later than this counts as lost
-#define BENCH_WARMUP 200       // samples of each kind not counted
+#define BENCH_WAIT_MS 3000 // a reply later than this counts as lost
+#define BENCH_WARMUP 200   // samples of each kind not counted
 #define BENCH_OP "fetch"
 
 typedef struct {
     pid_t pid;
-    int out_fd;               // the child's stdout, for its ready line
-    char line[1024];          // its ready line
+    int out_fd;      // the child's stdout, for its ready line
+    char line[1024]; // its ready line
 } bench_proc_t;
 
 typedef struct {
-    void *pub, *sub;          // ours, connected to one forwarder
+    void *pub, *sub; // ours, connected to one forwarder
 } bench_pair_t;
 
 typedef struct {
@@ -65,7 +65,7 @@ typedef struct {
 } bench_agents_t;
 
 typedef struct {
-    double *fix, *fixres;     // microseconds, one per sample
+    double *fix, *fixres; // microseconds, one per sample
     size_t n;
 } bench_samples_t;
 
@@ -182,8 +182,7 @@ s_proxy_main(void)
         zmq_bind(xpub, "tcp://127.0.0.1:*") != 0 ||
         zmq_getsockopt(xsub, ZMQ_LAST_ENDPOINT, front, &fl) != 0 ||
         zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, back, &bl) != 0) {
-        fprintf(stderr, "heal_latency: proxy: %s\n",
-                zmq_strerror(zmq_errno()));
+        fprintf(stderr, "heal_latency: proxy: %s\n", zmq_strerror(zmq_errno()));
         return 1;
     }
     printf("proxy ready front=%s back=%s\n", front, back);
@@ -200,8 +199,8 @@ s_echo_main(const char *front, const char *back, size_t fix_len)
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB), *pub = zmq_socket(ctx, ZMQ_PUB);
     if (zmq_connect(sub, back) != 0 || zmq_connect(pub, front) != 0 ||
-        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "heal.", 5) != 0 ||
-        fix_len == 0 || fix_len > PROTO_MAX_FRAME)
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "heal.", 5) != 0 || fix_len == 0 ||
+        fix_len > PROTO_MAX_FRAME)
         return 1;
     static uint8_t body[PROTO_MAX_FRAME];
     memset(body, 0xa5, fix_len);
@@ -241,14 +240,20 @@ s_hello(bench_agents_t *a, uint32_t i, uint8_t *buf, size_t cap, size_t *len)
     proto_hello_t *h = &m.u.hello;
     h->pid = (uint32_t)getpid();
     h->host = "bench";
-    h->knobs[0] = (proto_knob_t){"timeout_ms", PROTO_KNOB_INT,
+    h->knobs[0] = (proto_knob_t){"timeout_ms",
+                                 PROTO_KNOB_INT,
                                  {PROTO_VAL_INT, {.i = 250}},
                                  {PROTO_VAL_INT, {.i = 50}},
-                                 {PROTO_VAL_INT, {.i = 1000000}}, {0}, 0};
-    h->knobs[1] = (proto_knob_t){"batch_size", PROTO_KNOB_INT,
+                                 {PROTO_VAL_INT, {.i = 1000000}},
+                                 {0},
+                                 0};
+    h->knobs[1] = (proto_knob_t){"batch_size",
+                                 PROTO_KNOB_INT,
                                  {PROTO_VAL_INT, {.i = 100}},
                                  {PROTO_VAL_INT, {.i = 1}},
-                                 {PROTO_VAL_INT, {.i = 1024}}, {0}, 0};
+                                 {PROTO_VAL_INT, {.i = 1024}},
+                                 {0},
+                                 0};
     h->n_knobs = 2;
     if (proto_codec_encode(&m, buf, cap, len) != HB_OK)
         *len = 0;
@@ -263,8 +268,11 @@ s_heal(bench_agents_t *a, uint32_t i, uint8_t *buf, size_t cap, size_t *len)
     m.version = PROTO_VERSION;
     m.seq = ++a->seq[i];
     m.ts_us = s_wall_us();
-    m.u.heal = (proto_heal_t){++a->req_id, BENCH_OP, "TimeoutError",
-                              "read timed out after 250 ms", 3,
+    m.u.heal = (proto_heal_t){++a->req_id,
+                              BENCH_OP,
+                              "TimeoutError",
+                              "read timed out after 250 ms",
+                              3,
                               PROTO_HEAL_WAIT};
     if (proto_codec_encode(&m, buf, cap, len) != HB_OK)
         *len = 0;
@@ -280,8 +288,9 @@ s_fixres(bench_agents_t *a, uint32_t i, const proto_fix_t *fix, uint8_t *buf,
     m.version = PROTO_VERSION;
     m.seq = ++a->seq[i];
     m.ts_us = s_wall_us();
-    m.u.fixres = (proto_fixres_t){fix->fix_id, fix->req_id, fix->op,
-                                  PROTO_OUTCOME_COMMITTED, "HB_OK", 120};
+    m.u.fixres = (proto_fixres_t){fix->fix_id, fix->req_id,
+                                  fix->op,     PROTO_OUTCOME_COMMITTED,
+                                  "HB_OK",     120};
     if (proto_codec_encode(&m, buf, cap, len) != HB_OK)
         *len = 0;
 }
@@ -374,8 +383,8 @@ s_raw_sample(const bench_agents_t *a, bench_pair_t *raw, uint32_t i,
 {
     static uint8_t buf[PROTO_MAX_FRAME];
     char topic[PROTO_MAX_TOPIC + 1];
-    memset(buf, 0x5a, a->heal_len > a->fixres_len ? a->heal_len
-                                                  : a->fixres_len);
+    memset(buf, 0x5a,
+           a->heal_len > a->fixres_len ? a->heal_len : a->fixres_len);
     zmq_msg_t body;
     zmq_msg_init(&body);
     int64_t t0 = s_now_ns(), deadline = t0 + BENCH_WAIT_MS * 1000000ll;
@@ -388,8 +397,8 @@ s_raw_sample(const bench_agents_t *a, bench_pair_t *raw, uint32_t i,
         int64_t t2 = s_now_ns();
         s_send(raw->pub, "fixres", a->names[i], buf, a->fixres_len);
         deadline = t2 + BENCH_WAIT_MS * 1000000ll;
-        while ((t3 = s_recv(raw->sub, topic, sizeof topic, &body,
-                            deadline)) >= 0)
+        while ((t3 = s_recv(raw->sub, topic, sizeof topic, &body, deadline)) >=
+               0)
             if (strncmp(topic, "fixres.", 7) == 0)
                 break;
         *fix_us = (double)(t1 - t0) / 1000.0;
@@ -501,10 +510,11 @@ s_report(const char *what, bench_samples_t *heal, bench_samples_t *raw,
     double h[3], r[3];
     printf("%s\n", what);
     s_row("raw zmq_proxy", fixres ? raw->fixres : raw->fix, raw->n, r);
-    s_row("healbus broker + healer", fixres ? heal->fixres : heal->fix,
-          heal->n, h);
+    s_row("healbus broker + healer", fixres ? heal->fixres : heal->fix, heal->n,
+          h);
     printf("  %-28s %8.2fx %8.2fx %8.2fx   (target p50 <= 1.30x, p99 <= "
-           "1.50x: %s)\n", "ratio", h[0] / r[0], h[1] / r[1], h[2] / r[2],
+           "1.50x: %s)\n",
+           "ratio", h[0] / r[0], h[1] / r[1], h[2] / r[2],
            h[0] <= 1.3 * r[0] && h[1] <= 1.5 * r[1] ? "met" : "missed");
 }
 
@@ -514,7 +524,7 @@ typedef struct {
     bench_proc_t broker, healer, proxy, echo;
     char front[256], back[256], rfront[256], rback[256];
     char dir[64];
-    char *sets[16];           // extra --set KEY=VALUE for the healer
+    char *sets[16]; // extra --set KEY=VALUE for the healer
     int n_sets;
     char bin[PATH_MAX];
     char self_exe[PATH_MAX];
@@ -523,8 +533,8 @@ typedef struct {
 static bool
 s_bin_dir(bench_env_t *env)
 {
-    ssize_t n = readlink("/proc/self/exe", env->self_exe,
-                        sizeof env->self_exe - 1);
+    ssize_t n =
+        readlink("/proc/self/exe", env->self_exe, sizeof env->self_exe - 1);
     if (n <= 0)
         return false;
     env->self_exe[n] = '\0';
@@ -552,9 +562,9 @@ s_start_healbus(bench_env_t *env)
     // intensity limit (5 per minute per agent by default) and escalate
     // instead of fixing: lift it for the bench.
     char *hargv[16 + 2 * 16] = {
-        "healbus-node", "--role",    "healer", "--id",  "bench-healer",
-        "--broker",     env->front,  "--data-dir", data, "--set",
-        "intensity=1000", "--set",   "period_ms=1"};
+        "healbus-node",   "--role",   "healer",     "--id", "bench-healer",
+        "--broker",       env->front, "--data-dir", data,   "--set",
+        "intensity=1000", "--set",    "period_ms=1"};
     int n = 13;
     for (int i = 0; i < env->n_sets; i++) {
         hargv[n++] = "--set";
@@ -574,14 +584,14 @@ s_start_raw(bench_env_t *env, size_t fix_len)
         return false;
     char len[32];
     snprintf(len, sizeof len, "%zu", fix_len);
-    char *eargv[] = {"heal_latency", "--echo", env->rfront, env->rback, len,
-                     NULL};
+    char *eargv[] = {"heal_latency", "--echo", env->rfront,
+                     env->rback,     len,      NULL};
     return s_start(&env->echo, env->self_exe, eargv);
 }
 
 static bool
-s_measure(bench_agents_t *a, bench_pair_t *bus, bench_pair_t *raw,
-          size_t heals, bench_samples_t *h, bench_samples_t *r)
+s_measure(bench_agents_t *a, bench_pair_t *bus, bench_pair_t *raw, size_t heals,
+          bench_samples_t *h, bench_samples_t *r)
 {
     for (size_t k = 0; k < heals; k++) {
         uint32_t i = (uint32_t)(k % a->n);
@@ -630,8 +640,8 @@ s_bench(bench_env_t *env, size_t heals, uint32_t n_agents)
     bench_pair_t bus = {0}, raw = {0};
     int rc = 1;
     if (!h.fix || !h.fixres || !r.fix || !r.fixres ||
-        !s_pair(ctx, &bus, env->front, env->back) ||
-        !s_warm_heal(&a, &bus) || !s_start_raw(env, a.fix_len) ||
+        !s_pair(ctx, &bus, env->front, env->back) || !s_warm_heal(&a, &bus) ||
+        !s_start_raw(env, a.fix_len) ||
         !s_pair(ctx, &raw, env->rfront, env->rback) || !s_warm_raw(&a, &raw)) {
         fprintf(stderr, "heal_latency: setup failed (no fix or no echo)\n");
         goto out;
@@ -669,8 +679,8 @@ main(int argc, char **argv)
         return 0;
     }
     size_t heals = (size_t)s_arg(argc, argv, "--heals", 5000, 10, 10000000);
-    uint32_t agents = (uint32_t)s_arg(argc, argv, "--agents", 16, 1,
-                                      BENCH_MAX_AGENTS - 1);
+    uint32_t agents =
+        (uint32_t)s_arg(argc, argv, "--agents", 16, 1, BENCH_MAX_AGENTS - 1);
     signal(SIGPIPE, SIG_IGN);
     static bench_env_t env;
     for (int i = 1; i + 1 < argc; i++)

@@ -5,10 +5,13 @@
 
 #include "healer_intel.h"
 
+// cmocka needs these three first; keep clang-format from sorting them.
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+// clang-format on
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +81,8 @@ test_intel_counts_rates_and_first_last_seen(void **state)
     assert_true(s.error_rate == 0.75);
     assert_int_equal(s.first_us, 1000);
     assert_int_equal(s.last_us, 3000);
-    assert_true(healer_intel_series(fx->intel, "a1", "load", "TimeoutError",
-                                    &s));
+    assert_true(
+        healer_intel_series(fx->intel, "a1", "load", "TimeoutError", &s));
     assert_int_equal(s.errors, 1);
     assert_true(s.error_rate == 0.5);
     assert_true(healer_intel_series(fx->intel, "a2", "load", "IOError", &s));
@@ -100,9 +103,9 @@ test_intel_groups_texts_with_varying_numbers(void **state)
 {
     (void)state;
     fx_t *fx = s_fx(NULL);
-    const healer_intel_pattern_t *p = healer_intel_error(
-        fx->intel, "a1", "fetch", "TimeoutError",
-        "read timed out after 250 ms", 0, 1);
+    const healer_intel_pattern_t *p =
+        healer_intel_error(fx->intel, "a1", "fetch", "TimeoutError",
+                           "read timed out after 250 ms", 0, 1);
     assert_non_null(p);
     uint32_t id = p->template_id;
     char first_key[HEALER_LEARN_KEY_MAX + 1];
@@ -111,8 +114,8 @@ test_intel_groups_texts_with_varying_numbers(void **state)
     for (int ms = 251; ms < 260; ms++) {
         char text[64];
         snprintf(text, sizeof text, "read timed out after %d ms", ms);
-        p = healer_intel_error(fx->intel, "a1", "fetch", "TimeoutError",
-                               text, 0, 2);
+        p = healer_intel_error(fx->intel, "a1", "fetch", "TimeoutError", text,
+                               0, 2);
         assert_non_null(p);
         assert_int_equal(p->template_id, id);
     }
@@ -123,8 +126,7 @@ test_intel_groups_texts_with_varying_numbers(void **state)
     assert_int_equal(p->last_us, 2);
     // Same text, another class: another pattern (the class is in the key).
     const healer_intel_pattern_t *q = healer_intel_error(
-        fx->intel, "a1", "fetch", "IOError", "read timed out after 7 ms", 0,
-        3);
+        fx->intel, "a1", "fetch", "IOError", "read timed out after 7 ms", 0, 3);
     assert_non_null(q);
     assert_string_equal(q->key, "IOError|read timed out after <*> ms");
     assert_int_equal(q->errors, 1);
