@@ -3,10 +3,11 @@
     One series per (agent, name): an operation's error rate ("err:load_csv"),
     one error class's share of it ("err:load_csv:TimeoutError") or a metric
     ("metric:rss_bytes").  Each keeps a fixed ring of buckets of width
-    bucket_ms, so a sample costs one hash lookup, one LRU move and one
-    bucket update, and nothing is allocated per sample.  The table holds at
-    most max_series series; inserting beyond evicts the least recently
-    updated one.  Slots are allocated in chunks as the table fills, so the
+    bucket_ms, so a sample costs one hash lookup and one bucket update, and
+    nothing is allocated per sample.  The table holds at most max_series
+    series; inserting beyond evicts the least recently updated one, where
+    recency counts when a series was created or last opened a bucket
+    (LRU at bucket granularity: the list is not touched per sample).  Slots are allocated in chunks as the table fills, so the
     memory per series stays the same at 10 series and at millions.
     Used by predictor_engine; single-threaded. */
 
@@ -85,8 +86,8 @@ uint64_t predictor_series_hash(const char *agent, const char *name);
 
 /*  The slot of (agent, name), or PREDICTOR_SERIES_NONE.  With `create`,
     a missing series is made with `kind` (evicting the least recently used
-    one when full; NONE only when out of memory).  A found or created
-    series becomes the most recently used.  Slots stay valid until the
+    one when full; NONE only when out of memory).  A created series is the
+    most recently used; a found one moves up when it opens a bucket.  Slots stay valid until the
     series is evicted.  agent and name must be non-empty. */
 uint32_t predictor_series_get(predictor_series_table_t *self,
                               const char *agent, const char *name,

@@ -81,6 +81,13 @@ test_series_cap_evicts_least_recently_used(void **state)
     predictor_series_get(t, "c", "m", PREDICTOR_SERIES_METRIC, 1);
     assert_int_equal(predictor_series_get(t, "a", "m",
                                           PREDICTOR_SERIES_METRIC, false), a);
+    // a sample in the same bucket does not reorder; opening a bucket does
+    assert_int_equal(predictor_series_add(t, a, 0, 1, 1),
+                     PREDICTOR_SERIES_SAME);
+    assert_int_equal(predictor_series_add(t, b, 0, 1, 1),
+                     PREDICTOR_SERIES_SAME);
+    assert_int_equal(predictor_series_add(t, a, 1000, 1, 1),
+                     PREDICTOR_SERIES_OPENED);
     uint32_t d = predictor_series_get(t, "d", "m", PREDICTOR_SERIES_METRIC, 1);
     assert_int_equal(d, b); // b was least recently used: its slot is reused
     assert_int_equal(predictor_series_count(t), 3);
