@@ -751,8 +751,8 @@ s_enc_map(s_enc_t *e, const s_schema_t *const *sc, const void *const *base,
 }
 
 hb_err_t
-proto_codec_encode(const proto_msg_t *msg, uint8_t *buf, size_t cap,
-                   size_t *len)
+proto_codec_encode_tables(const proto_msg_t *msg, uint8_t *buf, size_t cap,
+                          size_t *len)
 {
     assert(msg && buf && len);
     if ((unsigned)msg->kind >= PROTO_KIND_COUNT)
@@ -766,6 +766,283 @@ proto_codec_encode(const proto_msg_t *msg, uint8_t *buf, size_t cap,
         return HB_ETOOBIG;
     *len = e.len;
     return HB_OK;
+}
+
+/* ------------------------------------------------------- fast encoder -- */
+
+//  The kinds every agent sends all the time (err, ok, metric, hb) get a
+//  hand-written encoder: the same bytes as the tables produce (msgpack-c's
+//  choice of the smallest format for each number, fields in table order,
+//  absent optional fields left out), without the per-field dispatch and
+//  the write callback.  tests/unit/test_proto_codec.c holds the two to
+//  identical bytes and error codes.  Errors follow the tables' order: a
+//  bad field returns at once; running out of room only flags overflow, so
+//  a later bad field still says HB_EINVAL, and HB_ETOOBIG comes last.
+
+typedef struct {
+    uint8_t *p;   // next byte to write, inside the caller's buffer
+    uint8_t *end;
+    bool overflow;
+} s_fw_t;
+
+static inline uint8_t *
+s_fw_room(s_fw_t *w, size_t n)
+{
+    if (w->overflow || n > (size_t)(w->end - w->p)) {
+        w->overflow = true;
+        return NULL;
+    }
+    uint8_t *at = w->p;
+    w->p += n;
+    return at;
+}
+
+static inline void
+s_fw_be(uint8_t *at, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        at[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+//  A tag byte followed by `bytes` big-endian bytes of `v`.
+static inline void
+s_fw_tagged(s_fw_t *w, uint8_t tag, uint64_t v, int bytes)
+{
+    uint8_t *at = s_fw_room(w, 1 + (size_t)bytes);
+    if (at) {
+        at[0] = tag;
+        s_fw_be(at + 1, v, bytes);
+    }
+}
+
+static void
+s_fw_uint(s_fw_t *w, uint64_t v)
+{
+    if (v < 128)
+        s_fw_tagged(w, (uint8_t)v, 0, 0);
+    else if (v < 256)
+        s_fw_tagged(w, 0xcc, v, 1);
+    else if (v < 65536)
+        s_fw_tagged(w, 0xcd, v, 2);
+    else if (v <= UINT32_MAX)
+        s_fw_tagged(w, 0xce, v, 4);
+    else
+        s_fw_tagged(w, 0xcf, v, 8);
+}
+
+//  msgpack-c's choice for an int64: negative fixint from -32, the smallest
+//  signed format below that, and an unsigned format for v >= 0.
+static void
+s_fw_int(s_fw_t *w, int64_t v)
+{
+    if (v >= 0)
+        s_fw_uint(w, (uint64_t)v);
+    else if (v >= -32)
+        s_fw_tagged(w, (uint8_t)v, 0, 0); // 0xe0..0xff
+    else if (v >= -128)
+        s_fw_tagged(w, 0xd0, (uint64_t)v, 1);
+    else if (v >= -32768)
+        s_fw_tagged(w, 0xd1, (uint64_t)v, 2);
+    else if (v >= INT32_MIN)
+        s_fw_tagged(w, 0xd2, (uint64_t)v, 4);
+    else
+        s_fw_tagged(w, 0xd3, (uint64_t)v, 8);
+}
+
+static hb_err_t
+s_fw_double(s_fw_t *w, double d)
+{
+    if (!isfinite(d))
+        return HB_EINVAL;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    s_fw_tagged(w, 0xcb, bits, 8);
+    return HB_OK;
+}
+
+//  A constant key: fixstr header and bytes (keys are under 32 bytes).
+#define S_FW_KEY(w, k)                                                       \
+    s_fw_key(w, "\xa0" k, sizeof(k) - 1)
+
+static inline void
+s_fw_key(s_fw_t *w, const char *fixstr_k, size_t klen)
+{
+    uint8_t *at = s_fw_room(w, klen + 1);
+    if (at) {
+        memcpy(at, fixstr_k, klen + 1);
+        at[0] = (uint8_t)(0xa0 | klen);
+    }
+}
+
+static hb_err_t
+s_fw_str(s_fw_t *w, s_ftype_t type, const char *s)
+{
+    if (!s)
+        return HB_EINVAL;
+    size_t len = strnlen(s, PROTO_MAX_TEXT + 1);
+    hb_err_t rc = s_check_chars(type, s, len);
+    if (rc != HB_OK)
+        return rc == HB_ETOOBIG ? rc : HB_EINVAL;
+    if (len < 32)
+        s_fw_tagged(w, (uint8_t)(0xa0 | len), 0, 0);
+    else if (len < 256)
+        s_fw_tagged(w, 0xd9, len, 1);
+    else
+        s_fw_tagged(w, 0xda, len, 2); // PROTO_MAX_TEXT < 65536
+    uint8_t *at = s_fw_room(w, len);
+    if (at)
+        memcpy(at, s, len);
+    return HB_OK;
+}
+
+static hb_err_t
+s_fw_value(s_fw_t *w, const proto_value_t *v)
+{
+    switch (v->type) {
+    case PROTO_VAL_NIL:
+        s_fw_tagged(w, 0xc0, 0, 0);
+        return HB_OK;
+    case PROTO_VAL_INT:
+        s_fw_int(w, v->u.i);
+        return HB_OK;
+    case PROTO_VAL_DOUBLE:
+        return s_fw_double(w, v->u.d);
+    case PROTO_VAL_BOOL:
+        s_fw_tagged(w, v->u.b ? 0xc3 : 0xc2, 0, 0);
+        return HB_OK;
+    case PROTO_VAL_STR:
+        return s_fw_str(w, F_TEXT, v->u.s);
+    }
+    return HB_EINVAL;
+}
+
+//  Optional unsigned field: left out when zero.  Returns 1 if written.
+static unsigned
+s_fw_opt_uint(s_fw_t *w, const char *fixstr_k, size_t klen, uint64_t v)
+{
+    if (v == 0)
+        return 0;
+    s_fw_key(w, fixstr_k, klen);
+    s_fw_uint(w, v);
+    return 1;
+}
+#define S_FW_OPT(w, k, v) s_fw_opt_uint(w, "\xa0" k, sizeof(k) - 1, v)
+
+//  Returns the number of body fields written through *n.
+typedef hb_err_t(s_fw_body_fn)(s_fw_t *w, const proto_msg_t *m, unsigned *n);
+
+static hb_err_t
+s_fw_error(s_fw_t *w, const proto_msg_t *m, unsigned *n)
+{
+    const proto_error_t *b = &m->u.error;
+    S_FW_KEY(w, "op");
+    S_TRY(s_fw_str(w, F_NAME, b->op));
+    S_FW_KEY(w, "class");
+    S_TRY(s_fw_str(w, F_CLASS, b->error_class));
+    *n = 2;
+    if (b->text) {
+        S_FW_KEY(w, "text");
+        S_TRY(s_fw_str(w, F_TEXT, b->text));
+        (*n)++;
+    }
+    *n += S_FW_OPT(w, "attempt", b->attempt);
+    *n += S_FW_OPT(w, "max", b->max_attempts);
+    return HB_OK;
+}
+
+static hb_err_t
+s_fw_success(s_fw_t *w, const proto_msg_t *m, unsigned *n)
+{
+    const proto_success_t *b = &m->u.success;
+    S_FW_KEY(w, "op");
+    S_TRY(s_fw_str(w, F_NAME, b->op));
+    S_FW_KEY(w, "dur");
+    s_fw_uint(w, b->duration_us);
+    *n = 2;
+    if (b->n_knobs == 0)
+        return HB_OK;
+    if (b->n_knobs > PROTO_MAX_KNOBS)
+        return HB_ETOOBIG;
+    S_FW_KEY(w, "knobs");
+    if (b->n_knobs < 16)
+        s_fw_tagged(w, (uint8_t)(0x80 | b->n_knobs), 0, 0);
+    else
+        s_fw_tagged(w, 0xde, b->n_knobs, 2);
+    for (uint32_t i = 0; i < b->n_knobs; i++) {
+        S_TRY(s_fw_str(w, F_NAME, b->knobs[i].name));
+        S_TRY(s_fw_value(w, &b->knobs[i].value));
+    }
+    (*n)++;
+    return HB_OK;
+}
+
+static hb_err_t
+s_fw_metric(s_fw_t *w, const proto_msg_t *m, unsigned *n)
+{
+    S_FW_KEY(w, "name");
+    S_TRY(s_fw_str(w, F_NAME, m->u.metric.name));
+    S_FW_KEY(w, "value");
+    S_TRY(s_fw_double(w, m->u.metric.value));
+    *n = 2;
+    return HB_OK;
+}
+
+static hb_err_t
+s_fw_heartbeat(s_fw_t *w, const proto_msg_t *m, unsigned *n)
+{
+    const proto_heartbeat_t *b = &m->u.heartbeat;
+    *n = S_FW_OPT(w, "sent", b->sent);
+    *n += S_FW_OPT(w, "drops", b->drops);
+    *n += S_FW_OPT(w, "rss", b->rss_bytes);
+    *n += S_FW_OPT(w, "cpu", b->cpu_us);
+    *n += S_FW_OPT(w, "up", b->uptime_ms);
+    return HB_OK;
+}
+
+static s_fw_body_fn *const s_fast[PROTO_KIND_COUNT] = {
+    [PROTO_KIND_HEARTBEAT] = s_fw_heartbeat,
+    [PROTO_KIND_ERROR] = s_fw_error,
+    [PROTO_KIND_SUCCESS] = s_fw_success,
+    [PROTO_KIND_METRIC] = s_fw_metric,
+};
+
+//  The header map (v, src, seq, ts) then the kind's fields, in one fixmap
+//  whose count byte is patched at the end, as the tables do.
+static hb_err_t
+s_fw_encode(const proto_msg_t *msg, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (msg->seq == 0)
+        return HB_EINVAL; // sequences start at 1 (s_check_header)
+    s_fw_t w = {.p = buf, .end = buf + cap};
+    uint8_t *map = s_fw_room(&w, 1);
+    S_FW_KEY(&w, "v");
+    s_fw_uint(&w, PROTO_VERSION);
+    S_FW_KEY(&w, "src");
+    S_TRY(s_fw_str(&w, F_ID, msg->sender));
+    S_FW_KEY(&w, "seq");
+    s_fw_uint(&w, msg->seq);
+    S_FW_KEY(&w, "ts");
+    s_fw_int(&w, msg->ts_us);
+    unsigned n = 0;
+    S_TRY(s_fast[msg->kind](&w, msg, &n));
+    size_t used = (size_t)(w.p - buf);
+    if (w.overflow || used > PROTO_MAX_FRAME)
+        return HB_ETOOBIG;
+    *map = (uint8_t)(0x80 | (4 + n));
+    *len = used;
+    return HB_OK;
+}
+
+hb_err_t
+proto_codec_encode(const proto_msg_t *msg, uint8_t *buf, size_t cap,
+                   size_t *len)
+{
+    assert(msg && buf && len);
+    if ((unsigned)msg->kind < PROTO_KIND_COUNT && s_fast[msg->kind])
+        return s_fw_encode(msg, buf, cap, len);
+    return proto_codec_encode_tables(msg, buf, cap, len);
 }
 
 /* ------------------------------------------------------------- reader -- */

@@ -25,6 +25,13 @@ size_t proto_codec_topic(const proto_msg_t *msg, char *topic, size_t cap);
 hb_err_t proto_codec_encode(const proto_msg_t *msg, uint8_t *buf, size_t cap,
                             size_t *len);
 
+/*  The table-driven encoder alone.  proto_codec_encode takes hand-written
+    paths for the hot kinds (err, ok, metric, hb) and this one for the
+    rest; both give identical bytes and codes, which tests assert through
+    this entry point. */
+hb_err_t proto_codec_encode_tables(const proto_msg_t *msg, uint8_t *buf,
+                                   size_t cap, size_t *len);
+
 /*  Decode a topic frame and a body frame into `out` (initialised here).
     On HB_OK the caller owns `out` and calls proto_msg_clear(out).  On
     error `out` holds nothing to free. */
