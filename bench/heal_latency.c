@@ -192,14 +192,16 @@ s_proxy_main(void)
 }
 
 //  The raw stand-in for the healer: every "heal.X" request is answered with
-//  "fix.X" and a body of `fix_len` bytes, nothing else done.
+//  "fix.X" and a body of `fix_len` bytes; "fixres." is subscribed to and
+//  dropped, as the healer subscribes to it.
 static int
 s_echo_main(const char *front, const char *back, size_t fix_len)
 {
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB), *pub = zmq_socket(ctx, ZMQ_PUB);
     if (zmq_connect(sub, back) != 0 || zmq_connect(pub, front) != 0 ||
-        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "heal.", 5) != 0 || fix_len == 0 ||
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "heal.", 5) != 0 ||
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "fixres.", 7) != 0 || fix_len == 0 ||
         fix_len > PROTO_MAX_FRAME)
         return 1;
     static uint8_t body[PROTO_MAX_FRAME];
@@ -215,8 +217,14 @@ s_echo_main(const char *front, const char *back, size_t fix_len)
         int more = 0;
         size_t ml = sizeof more;
         zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
-        if (!more || tl < 5)
+        // Fix results are taken and dropped: the healer subscribes to them
+        // too, so the broker delivers each one twice on both paths.
+        if (!more || tl < 5 || strncmp(in, "heal.", 5) != 0) {
+            while (more && zmq_recv(sub, body + fix_len, 0, 0) >= 0 &&
+                   zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml) == 0)
+                ;
             continue;
+        }
         zmq_recv(sub, body + fix_len, 0, 0); // the request body: discarded
         size_t n = (size_t)tl - 5 < PROTO_MAX_TOPIC ? (size_t)tl - 5 : 0;
         memcpy(topic + 4, in + 5, n);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S_STR_MAX 1024 // bytes of any string field taken from a file
 
@@ -22,6 +24,7 @@ struct healer_journal {
     uint64_t writes;
     uint64_t corrupt;
     bool dirty;
+    pid_t writer;          // background writer running, 0 when none
 };
 
 healer_journal_t *
@@ -46,6 +49,7 @@ healer_journal_destroy(healer_journal_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    healer_journal_reap(*self_p, true);
     json_decref((*self_p)->attempts);
     free(*self_p);
     *self_p = NULL;
@@ -129,9 +133,10 @@ s_write_templates(healer_journal_t *self, const healer_templates_t *miner)
     return err;
 }
 
-hb_err_t
-healer_journal_flush(healer_journal_t *self, const healer_learn_t *learn,
-                     const healer_templates_t *miner)
+//  Serialise and write both files; the caller counts the write.
+static hb_err_t
+s_write(healer_journal_t *self, const healer_learn_t *learn,
+        const healer_templates_t *miner)
 {
     double rate = self->total ? (double)self->successes / (double)self->total
                               : 0.0;
@@ -149,14 +154,68 @@ healer_journal_flush(healer_journal_t *self, const healer_learn_t *learn,
     free(text);
     if (rc == HB_OK && miner)
         rc = s_write_templates(self, miner);
+    if (rc != HB_OK)
+        hb_log_warn(self->log, "healer: journal not written: %s",
+                    hb_err_str(rc));
+    return rc;
+}
+
+hb_err_t
+healer_journal_flush(healer_journal_t *self, const healer_learn_t *learn,
+                     const healer_templates_t *miner)
+{
+    // A background writer uses the same temporary names: let it finish.
+    healer_journal_reap(self, true);
+    hb_err_t rc = s_write(self, learn, miner);
     if (rc == HB_OK) {
         self->writes++;
         self->dirty = false;
-    } else {
-        hb_log_warn(self->log, "healer: journal not written: %s",
-                    hb_err_str(rc));
     }
     return rc;
+}
+
+hb_err_t
+healer_journal_flush_bg(healer_journal_t *self, const healer_learn_t *learn,
+                        const healer_templates_t *miner)
+{
+    if (healer_journal_reap(self, false))
+        return HB_EFULL;
+    fflush(NULL); // or the child's exit could repeat buffered output
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(s_write(self, learn, miner) == HB_OK ? 0 : 1);
+    if (pid < 0) {
+        hb_log_warn(self->log, "healer: journal: fork: %s; writing in the "
+                    "loop", strerror(errno));
+        return healer_journal_flush(self, learn, miner);
+    }
+    self->writer = pid;
+    self->dirty = false; // changes from now on are the next write's
+    return HB_OK;
+}
+
+bool
+healer_journal_reap(healer_journal_t *self, bool block)
+{
+    if (self->writer == 0)
+        return false;
+    int st = 0;
+    pid_t got;
+    while ((got = waitpid(self->writer, &st, block ? 0 : WNOHANG)) < 0 &&
+           errno == EINTR)
+        ;
+    if (got == 0)
+        return true;
+    self->writer = 0;
+    if (got > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        self->writes++;
+        return false;
+    }
+    // The child logged why; the next flush writes everything again.
+    self->dirty = true;
+    if (got < 0)
+        hb_log_warn(self->log, "healer: journal writer: %s", strerror(errno));
+    return false;
 }
 
 /* ---------------------------------------------------------------- load -- */

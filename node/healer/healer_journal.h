@@ -54,6 +54,24 @@ hb_err_t
 healer_journal_flush(healer_journal_t *self, const healer_learn_t *learn,
                      const healer_templates_t *miner);
 
+/*  Write both files in a child process (fork), so the caller's event loop
+    does not wait for serialising and fsyncing: the child sees a snapshot
+    of the journal, learn and miner as they are now. The journal counts as
+    clean from now on; if the child fails it becomes dirty again when
+    reaped. At most one writer runs: while one does, this returns HB_EFULL
+    and writes nothing. If fork fails the files are written here, as
+    healer_journal_flush does. The child only serialises, writes and exits
+    (with _exit), touching no socket. */
+hb_err_t
+healer_journal_flush_bg(healer_journal_t *self, const healer_learn_t *learn,
+                        const healer_templates_t *miner);
+
+/*  Reap a finished background writer (with `block`, wait for it first).
+    Returns true while one is still running. healer_journal_flush and
+    healer_journal_destroy wait for a running writer themselves. */
+bool
+healer_journal_reap(healer_journal_t *self, bool block);
+
 bool
 healer_journal_dirty(const healer_journal_t *self);
 

@@ -259,6 +259,46 @@ test_journal_skips_malformed_entries(void **state)
     healer_journal_destroy(&j);
 }
 
+static void
+test_journal_background_write(void **state)
+{
+    fx_t *fx = *state;
+    healer_journal_t *j = healer_journal_new(fx->store, NULL, 100);
+    healer_learn_t *l = healer_learn_new(64, s_rand, &fx->rng);
+    healer_templates_t *m = healer_templates_new(NULL);
+    s_add(j, 1, true);
+    assert_int_equal(healer_journal_flush_bg(j, l, m), HB_OK);
+    assert_false(healer_journal_dirty(j)); // the child has the snapshot
+    s_add(j, 2, false);                     // after the snapshot
+    assert_true(healer_journal_dirty(j));
+    assert_false(healer_journal_reap(j, true));
+    assert_int_equal(healer_journal_writes(j), 1);
+    json_t *root = s_read(fx); // the child's file: the snapshot only
+    assert_int_equal(json_integer_value(json_object_get(root,
+                                                        "total_attempts")), 1);
+    json_decref(root);
+    assert_false(healer_journal_reap(j, false)); // nothing left to reap
+    // A synchronous flush waits for a writer still running, then writes.
+    assert_int_equal(healer_journal_flush_bg(j, l, m), HB_OK);
+    s_add(j, 3, true);
+    assert_int_equal(healer_journal_flush(j, l, m), HB_OK);
+    assert_int_equal(healer_journal_writes(j), 3);
+    root = s_read(fx);
+    assert_int_equal(json_integer_value(json_object_get(root,
+                                                        "total_attempts")), 3);
+    json_decref(root);
+    // A writer that fails leaves the journal dirty for the next flush.
+    test_proc_rmtree(fx->dir);
+    s_add(j, 4, true);
+    assert_int_equal(healer_journal_flush_bg(j, l, m), HB_OK);
+    assert_false(healer_journal_reap(j, true));
+    assert_true(healer_journal_dirty(j));
+    assert_int_equal(healer_journal_writes(j), 3);
+    healer_templates_destroy(&m);
+    healer_learn_destroy(&l);
+    healer_journal_destroy(&j);
+}
+
 int
 main(void)
 {
@@ -270,6 +310,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_journal_moves_corrupt_files_aside,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_skips_malformed_entries,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_background_write,
                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
