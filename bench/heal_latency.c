@@ -21,7 +21,8 @@
     the fix and its result (applying and testing the fix) is excluded from
     both paths. Heal and raw samples alternate, so load from other
     processes falls on both alike.
-    Usage: heal_latency [--heals N] [--agents K] [--set KEY=VALUE]... */
+    Usage: heal_latency [--heals N] [--agents K] [--set KEY=VALUE]...
+    [--verbose] */
 
 #include "proto_codec.h"
 
@@ -129,7 +130,7 @@ s_read_line(int fd, char *line, size_t len, int timeout_ms)
 }
 
 static bool
-s_start(bench_proc_t *p, const char *path, char *const argv[])
+s_start(bench_proc_t *p, const char *path, char *const argv[], bool quiet)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -137,6 +138,9 @@ s_start(bench_proc_t *p, const char *path, char *const argv[])
     p->pid = fork();
     if (p->pid == 0) {
         dup2(fds[1], STDOUT_FILENO); // dup2 clears O_CLOEXEC on the copy
+        int null = quiet ? open("/dev/null", O_WRONLY) : -1;
+        if (null >= 0)
+            dup2(null, STDERR_FILENO); // the healer logs a line per heal
         execv(path, argv);
         fprintf(stderr, "heal_latency: exec %s: %s\n", path, strerror(errno));
         _exit(127);
@@ -534,6 +538,7 @@ typedef struct {
     char dir[64];
     char *sets[16]; // extra --set KEY=VALUE for the healer
     int n_sets;
+    bool quiet; // children's logs to /dev/null (no --verbose)
     char bin[PATH_MAX];
     char self_exe[PATH_MAX];
 } bench_env_t;
@@ -560,7 +565,7 @@ s_start_healbus(bench_env_t *env)
     char path[PATH_MAX + 32], data[128];
     snprintf(path, sizeof path, "%s/healbus-broker", env->bin);
     char *bargv[] = {"healbus-broker", "--front", "tcp://127.0.0.1:*", NULL};
-    if (!s_start(&env->broker, path, bargv) ||
+    if (!s_start(&env->broker, path, bargv, env->quiet) ||
         !s_field(env->broker.line, "front", env->front, sizeof env->front) ||
         !s_field(env->broker.line, "back", env->back, sizeof env->back))
         return false;
@@ -579,14 +584,14 @@ s_start_healbus(bench_env_t *env)
         hargv[n++] = env->sets[i];
     }
     hargv[n] = NULL;
-    return s_start(&env->healer, path, hargv);
+    return s_start(&env->healer, path, hargv, env->quiet);
 }
 
 static bool
 s_start_raw(bench_env_t *env, size_t fix_len)
 {
     char *pargv[] = {"heal_latency", "--proxy", NULL};
-    if (!s_start(&env->proxy, env->self_exe, pargv) ||
+    if (!s_start(&env->proxy, env->self_exe, pargv, false) ||
         !s_field(env->proxy.line, "front", env->rfront, sizeof env->rfront) ||
         !s_field(env->proxy.line, "back", env->rback, sizeof env->rback))
         return false;
@@ -594,7 +599,7 @@ s_start_raw(bench_env_t *env, size_t fix_len)
     snprintf(len, sizeof len, "%zu", fix_len);
     char *eargv[] = {"heal_latency", "--echo", env->rfront,
                      env->rback,     len,      NULL};
-    return s_start(&env->echo, env->self_exe, eargv);
+    return s_start(&env->echo, env->self_exe, eargv, false);
 }
 
 static bool
@@ -681,9 +686,11 @@ main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "--echo") == 0)
         return s_echo_main(argv[2], argv[3], strtoul(argv[4], NULL, 10));
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: heal_latency [--heals N] [--agents K] "
-               "[--set KEY=VALUE]...\n  --set passes a setting to the "
-               "healer (e.g. journal_flush_ms=1000)\n");
+        printf(
+            "usage: heal_latency [--heals N] [--agents K] "
+            "[--set KEY=VALUE]... [--verbose]\n  --set passes a setting to the "
+            "healer (e.g. journal_flush_ms=1000); --verbose shows the "
+            "broker's and healer's logs\n");
         return 0;
     }
     size_t heals = (size_t)s_arg(argc, argv, "--heals", 5000, 10, 10000000);
@@ -691,9 +698,23 @@ main(int argc, char **argv)
         (uint32_t)s_arg(argc, argv, "--agents", 16, 1, BENCH_MAX_AGENTS - 1);
     signal(SIGPIPE, SIG_IGN);
     static bench_env_t env;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--set") == 0 && env.n_sets < 16)
-            env.sets[env.n_sets++] = argv[++i];
+    env.quiet = true;
+    for (int i = 1; i < argc; i++) {
+        bool valued = !strcmp(argv[i], "--heals") ||
+                      !strcmp(argv[i], "--agents") || !strcmp(argv[i], "--set");
+        if (!strcmp(argv[i], "--verbose")) {
+            env.quiet = false;
+        } else if (!valued || i + 1 == argc ||
+                   (!strcmp(argv[i], "--set") && env.n_sets == 16)) {
+            fprintf(stderr,
+                    "heal_latency: bad or extra argument '%s' (see "
+                    "--help)\n",
+                    argv[i]);
+            return 2;
+        } else if (!strcmp(argv[i++], "--set")) {
+            env.sets[env.n_sets++] = argv[i];
+        }
+    }
     snprintf(env.dir, sizeof env.dir, "/tmp/heal-latency-XXXXXX");
     if (!s_bin_dir(&env) || !mkdtemp(env.dir)) {
         fprintf(stderr, "heal_latency: no bin dir or temp dir\n");
