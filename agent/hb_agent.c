@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AGENT_QUEUE_SLOTS 512   // reports waiting for the agent's thread
-#define AGENT_QUEUE_RESERVE 32  // extra slots for the agent's own messages
+#define AGENT_QUEUE_BYTES (1024 * 1024) // encoded reports waiting to be sent
+#define AGENT_QUEUE_RESERVE (64 * 1024) // of them, for the agent's own
 #define AGENT_SNDHWM 10000      // messages per broker pipe before EAGAIN
 #define AGENT_LINGER_MS 200     // how long unsent messages outlive destroy
 #define AGENT_HEARTBEAT_MS 3000
 #define AGENT_ASK_MIN_MS 1000   // at most one ask-triggered hello per second
-#define AGENT_DRAIN_BATCH 256   // reports sent between two polls
+#define AGENT_DRAIN_BATCH 4096  // reports sent between two polls
 #define AGENT_SEEN_MSGS 64      // (sender, seq) pairs kept to drop duplicates
 
 struct hb_agent {
@@ -65,8 +65,10 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *pubs[HB_ENDPOINT_MAX_BROKERS]; // owned, one per broker
     zsock_t *sub;                           // owned
-    proto_msg_t msg;                        // message being encoded
+    proto_msg_t msg;                        // hello/heartbeat being encoded
     uint8_t body[PROTO_MAX_FRAME];
+    char topics[PROTO_KIND_COUNT][PROTO_MAX_TOPIC + 1]; // "<kind>.<name>"
+    size_t topic_len[PROTO_KIND_COUNT];                 // 0: not ours
     proto_codec_rejects_t rejects;          // undecodable input
     struct { char sender[PROTO_MAX_ID + 1]; uint64_t seq; }
         seen[AGENT_SEEN_MSGS];
@@ -113,60 +115,6 @@ hb_agent_log(hb_agent_t *self, hb_log_level_t level, const char *fmt, ...)
 
 /* ------------------------------------------------------------ encoding -- */
 
-typedef void(s_fill_fn)(s_actor_t *a, const agent_queue_entry_t *e,
-                        proto_msg_t *m);
-
-static void
-s_fill_error(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
-{
-    (void)a;
-    m->u.error = (proto_error_t){.op = e->op,
-                                 .error_class = e->error_class,
-                                 .text = e->text,
-                                 .attempt = e->attempt,
-                                 .max_attempts = e->max_attempts};
-}
-
-static void
-s_fill_success(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
-{
-    m->u.success.op = e->op;
-    m->u.success.duration_us = e->duration_us;
-    m->u.success.n_knobs = agent_knobs_values(
-        a->agent->knobs, m->u.success.knobs, PROTO_MAX_KNOBS);
-}
-
-static void
-s_fill_metric(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
-{
-    (void)a;
-    m->u.metric = (proto_metric_t){.name = e->op, .value = e->value};
-}
-
-static void
-s_fill_heal(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
-{
-    (void)a;
-    m->u.heal = (proto_heal_t){.req_id = e->req_id,
-                               .op = e->op,
-                               .error_class = e->error_class,
-                               .text = e->text,
-                               .attempts = e->attempt,
-                               .mode = (proto_heal_mode_t)e->mode};
-}
-
-static void
-s_fill_fixres(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
-{
-    (void)a;
-    m->u.fixres = (proto_fixres_t){.fix_id = e->fix_id,
-                                   .req_id = e->req_id,
-                                   .op = e->op,
-                                   .outcome = (proto_outcome_t)e->outcome,
-                                   .reason = e->text,
-                                   .test_us = e->duration_us};
-}
-
 static void
 s_fill_hello(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
 {
@@ -193,64 +141,84 @@ s_fill_heartbeat(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
         .uptime_ms = s_mono_ms() - self->start_ms};
 }
 
-static s_fill_fn *const s_fill[PROTO_KIND_COUNT] = {
-    [PROTO_KIND_HELLO] = s_fill_hello,
-    [PROTO_KIND_HEARTBEAT] = s_fill_heartbeat,
-    [PROTO_KIND_ERROR] = s_fill_error,
-    [PROTO_KIND_SUCCESS] = s_fill_success,
-    [PROTO_KIND_METRIC] = s_fill_metric,
-    [PROTO_KIND_HEAL] = s_fill_heal,
-    [PROTO_KIND_FIXRES] = s_fill_fixres,
-};
-
-//  Encode one queued report and offer it to every broker without waiting.
-static void
-s_send(s_actor_t *a, const agent_queue_entry_t *e)
+//  Bodies of hello and heartbeat come from the actor's state when sent;
+//  every other kind was encoded by the caller that queued it.
+static size_t
+s_encode_own(s_actor_t *a, const agent_queue_entry_t *e)
 {
     hb_agent_t *self = a->agent;
     proto_msg_t *m = &a->msg;
-    proto_msg_init(m, e->kind);
+    proto_msg_init(m, (proto_kind_t)e->kind);
     m->subject = self->name;
     m->version = PROTO_VERSION;
     m->sender = self->name;
     m->seq = e->seq;
     m->ts_us = e->ts_us;
-    if (e->kind < PROTO_KIND_COUNT && s_fill[e->kind])
-        s_fill[e->kind](a, e, m);
-    char topic[PROTO_MAX_TOPIC + 1];
-    size_t topic_len = proto_codec_topic(m, topic, sizeof topic);
+    if (e->kind == PROTO_KIND_HELLO)
+        s_fill_hello(a, e, m);
+    else if (e->kind == PROTO_KIND_HEARTBEAT)
+        s_fill_heartbeat(a, e, m);
     size_t len = 0;
-    bool taken = false;
-    if (topic_len > 0 &&
-        proto_codec_encode(m, a->body, sizeof a->body, &len) == HB_OK) {
-        for (size_t i = 0; i < self->brokers.count; i++) {
-            void *s = zsock_resolve(a->pubs[i]);
-            // NODROP XPUB refuses the first frame when the pipe is full, so
-            // a multipart message is either sent whole or not at all.
-            if (zmq_send(s, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-                continue;
-            if (zmq_send(s, a->body, len, ZMQ_DONTWAIT) >= 0)
-                taken = true;
-        }
-    }
-    atomic_fetch_add(taken ? &self->sent : &self->send_drops, 1);
-    atomic_store(&self->handled_seq, e->seq);
+    if (proto_codec_encode(m, a->body, sizeof a->body, &len) != HB_OK)
+        return 0;
+    return len;
 }
 
+//  Offer one queued report to every broker without waiting; true when
+//  at least one took it.
+static bool
+s_send(s_actor_t *a, const agent_queue_entry_t *e)
+{
+    hb_agent_t *self = a->agent;
+    if (e->kind >= PROTO_KIND_COUNT || a->topic_len[e->kind] == 0)
+        return false;
+    const void *body = e->body;
+    size_t len = e->len;
+    if (len == 0) {
+        body = a->body;
+        len = s_encode_own(a, e);
+        if (len == 0)
+            return false;
+    }
+    const char *topic = a->topics[e->kind];
+    size_t topic_len = a->topic_len[e->kind];
+    bool taken = false;
+    for (size_t i = 0; i < self->brokers.count; i++) {
+        void *s = zsock_resolve(a->pubs[i]);
+        // NODROP XPUB refuses the first frame when the pipe is full, so
+        // a multipart message is either sent whole or not at all.
+        if (zmq_send(s, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            continue;
+        if (zmq_send(s, body, len, ZMQ_DONTWAIT) >= 0)
+            taken = true;
+    }
+    return taken;
+}
+
+//  Send every report queued now (up to `max`), then publish the counts
+//  once for the whole batch.
 static size_t
 s_drain(s_actor_t *a, size_t max)
 {
-    size_t n = 0;
+    hb_agent_t *self = a->agent;
+    agent_queue_batch_t batch;
+    size_t n = agent_queue_begin(self->queue, &batch, max);
+    uint64_t sent = 0, last = 0;
     const agent_queue_entry_t *e;
-    while (n < max && (e = agent_queue_peek(a->agent->queue))) {
-        s_send(a, e);
-        agent_queue_release(a->agent->queue);
-        n++;
+    while ((e = agent_queue_next(self->queue, &batch))) {
+        sent += s_send(a, e);
+        last = e->seq;
     }
-    if (atomic_load(&a->agent->flush_waiters) > 0) {
-        pthread_mutex_lock(&a->agent->flush_lock);
-        pthread_cond_broadcast(&a->agent->flushed);
-        pthread_mutex_unlock(&a->agent->flush_lock);
+    agent_queue_end(self->queue, &batch);
+    if (n) {
+        atomic_fetch_add(&self->sent, sent);
+        atomic_fetch_add(&self->send_drops, n - sent);
+        atomic_store(&self->handled_seq, last);
+    }
+    if (atomic_load(&self->flush_waiters) > 0) {
+        pthread_mutex_lock(&self->flush_lock);
+        pthread_cond_broadcast(&self->flushed);
+        pthread_mutex_unlock(&self->flush_lock);
     }
     return n;
 }
@@ -459,6 +427,14 @@ s_actor_open(s_actor_t *a)
     for (size_t i = 0; i < self->brokers.count; i++)
         if (zsock_connect(a->sub, "%s", self->brokers.brokers[i].back) != 0)
             return HB_EIO;
+    // Topics are fixed per kind for an agent: made once, not per report.
+    proto_msg_t *m = &a->msg;
+    for (int k = 0; k < PROTO_KIND_COUNT; k++) {
+        proto_msg_init(m, (proto_kind_t)k);
+        m->subject = self->name;
+        a->topic_len[k] = proto_codec_topic(m, a->topics[k],
+                                            sizeof a->topics[k]);
+    }
     if (gethostname(a->host, sizeof a->host - 1) != 0)
         snprintf(a->host, sizeof a->host, "unknown");
     return HB_OK;
@@ -555,7 +531,7 @@ s_actor(zsock_t *pipe, void *arg)
         s_actor_loop(a);
         // Offer what is still queued once, without waiting: destroy stays
         // prompt and the sockets' linger bounds the rest.
-        s_drain(a, AGENT_QUEUE_SLOTS + AGENT_QUEUE_RESERVE);
+        s_drain(a, SIZE_MAX);
     }
     if (a)
         s_actor_close(a);
@@ -590,7 +566,8 @@ s_init(hb_agent_t *self, const char *name, const char *endpoints)
         pthread_mutex_init(&self->flush_lock, NULL) != 0 ||
         pthread_cond_init(&self->flushed, NULL) != 0)
         return HB_ENOMEM;
-    self->queue = agent_queue_new(AGENT_QUEUE_SLOTS, AGENT_QUEUE_RESERVE);
+    self->queue =
+        agent_queue_new(AGENT_QUEUE_BYTES, AGENT_QUEUE_RESERVE, self->name);
     self->knobs = agent_knobs_new();
     self->fixes = self->knobs ? agent_fix_new(name, self->knobs) : NULL;
     if (!self->queue || !self->fixes)
@@ -669,6 +646,11 @@ hb_agent_verror(hb_agent_t *self, const char *operation,
     assert(self);
     if (!operation || !error_class || !fmt)
         return HB_EINVAL;
+    // A report the queue would refuse anyway is not worth formatting.
+    if (agent_queue_full(self->queue)) {
+        agent_queue_count_drop(self->queue);
+        return HB_EFULL;
+    }
     char text[PROTO_MAX_TEXT + 1];
     vsnprintf(text, sizeof text, fmt, args);
     agent_queue_msg_t msg = {.kind = PROTO_KIND_ERROR,
@@ -698,9 +680,17 @@ hb_agent_success(hb_agent_t *self, const char *operation,
     assert(self);
     if (!operation)
         return HB_EINVAL;
-    agent_queue_msg_t msg = {.kind = PROTO_KIND_SUCCESS,
-                             .op = operation,
-                             .duration_us = duration_us};
+    if (agent_queue_full(self->queue)) {
+        agent_queue_count_drop(self->queue);
+        return HB_EFULL;
+    }
+    proto_pair_t knobs[PROTO_MAX_KNOBS];
+    agent_queue_msg_t msg = {
+        .kind = PROTO_KIND_SUCCESS,
+        .op = operation,
+        .duration_us = duration_us,
+        .knobs = knobs,
+        .n_knobs = agent_knobs_values(self->knobs, knobs, PROTO_MAX_KNOBS)};
     return agent_queue_push(self->queue, &msg, false, NULL);
 }
 
@@ -710,6 +700,10 @@ hb_agent_metric(hb_agent_t *self, const char *name, double value)
     assert(self);
     if (!name)
         return HB_EINVAL;
+    if (agent_queue_full(self->queue)) {
+        agent_queue_count_drop(self->queue);
+        return HB_EFULL;
+    }
     agent_queue_msg_t msg = {
         .kind = PROTO_KIND_METRIC, .op = name, .value = value};
     return agent_queue_push(self->queue, &msg, false, NULL);
