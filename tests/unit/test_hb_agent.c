@@ -517,6 +517,96 @@ test_newest_pending_fix_wins(void **state)
     agent_fix_free(&taken);
 }
 
+//  The queue on its own: records of many sizes wrap around the ring many
+//  times; every one comes out once, in order, numbered without a gap, as
+//  a body that decodes to what went in.
+static void
+test_queue_wraps_and_keeps_order_and_numbers(void **state)
+{
+    (void)state;
+    agent_queue_t *q = agent_queue_new(16384, 4096, "q-agent");
+    assert_non_null(q);
+    static char text[PROTO_MAX_TEXT + 100];
+    uint64_t pushed = 0, popped = 0, refused = 0;
+    uint64_t seed = 42;
+    for (int round = 0; round < 3000; round++) {
+        // A few pushes of random length (some over the text cap) ...
+        for (int k = 0; k < 1 + round % 7; k++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            size_t len = (seed >> 33) % (sizeof text - 1);
+            memset(text, 'a' + (int)(pushed % 26), len);
+            text[len] = '\0';
+            agent_queue_msg_t m = {.kind = PROTO_KIND_ERROR,
+                                   .op = "load",
+                                   .error_class = "E",
+                                   .text = text,
+                                   .attempt = (uint32_t)len};
+            uint64_t seq = 0;
+            hb_err_t rc = agent_queue_push(q, &m, false, &seq);
+            if (rc == HB_EFULL) {
+                refused++;
+                continue;
+            }
+            assert_int_equal(rc, HB_OK);
+            assert_int_equal(seq, ++pushed);
+        }
+        // ... then the consumer takes a batch (now and then nothing).
+        if (round % 3 == 2)
+            continue;
+        agent_queue_batch_t b;
+        agent_queue_begin(q, &b, SIZE_MAX);
+        const agent_queue_entry_t *e;
+        while ((e = agent_queue_next(q, &b))) {
+            assert_int_equal(e->seq, ++popped);
+            proto_msg_t msg;
+            char topic[] = "err.q-agent";
+            assert_int_equal(proto_codec_decode(topic, strlen(topic), e->body,
+                                                e->len, &msg),
+                             HB_OK);
+            assert_int_equal(msg.seq, e->seq);
+            assert_string_equal(msg.sender, "q-agent");
+            size_t want = msg.u.error.attempt < PROTO_MAX_TEXT
+                              ? msg.u.error.attempt
+                              : PROTO_MAX_TEXT; // cut at the cap
+            assert_int_equal(strlen(msg.u.error.text), want);
+            proto_msg_clear(&msg);
+        }
+        agent_queue_end(q, &b);
+    }
+    assert_true(refused > 0 && pushed > 3000);
+    assert_int_equal(agent_queue_drops(q), refused);
+    assert_int_equal(agent_queue_last_seq(q), pushed);
+    agent_queue_destroy(&q);
+    assert_null(q);
+}
+
+//  The reserve: callers fill the queue to its limit, the agent's own
+//  messages still fit; a report that cannot be encoded takes no number.
+static void
+test_queue_reserve_and_invalid_reports(void **state)
+{
+    (void)state;
+    agent_queue_t *q = agent_queue_new(8192, 2048, "q-agent");
+    assert_non_null(q);
+    agent_queue_msg_t bad = {.kind = PROTO_KIND_ERROR, .op = "",
+                             .error_class = "E"};
+    assert_int_equal(agent_queue_push(q, &bad, false, NULL), HB_EINVAL);
+    agent_queue_msg_t m = {.kind = PROTO_KIND_METRIC, .op = "depth",
+                           .value = 1.5};
+    uint64_t n = 0;
+    while (agent_queue_push(q, &m, false, NULL) == HB_OK)
+        n++;
+    assert_true(n > 5);
+    assert_true(agent_queue_full(q));
+    agent_queue_msg_t own = {.kind = PROTO_KIND_HEARTBEAT};
+    uint64_t seq = 0;
+    assert_int_equal(agent_queue_push(q, &own, true, &seq), HB_OK);
+    assert_int_equal(seq, n + 1); // the invalid one used no number
+    assert_int_equal(agent_queue_depth(q), n + 1);
+    agent_queue_destroy(&q);
+}
+
+
 int
 main(void)
 {
@@ -526,6 +616,8 @@ main(void)
         cmocka_unit_test(test_publish_without_broker_never_blocks_and_counts),
         cmocka_unit_test(test_publish_from_four_threads_accounts_for_all),
         cmocka_unit_test(test_publish_rejects_missing_fields),
+        cmocka_unit_test(test_queue_wraps_and_keeps_order_and_numbers),
+        cmocka_unit_test(test_queue_reserve_and_invalid_reports),
         cmocka_unit_test(test_knob_int_bounds),
         cmocka_unit_test(test_knob_double_bool_enum),
         cmocka_unit_test(test_knob_table_is_bounded),
