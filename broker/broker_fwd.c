@@ -130,10 +130,13 @@ s_bind_both(broker_fwd_t *self, const broker_fwd_config_t *config)
         snprintf(back, sizeof back, "%s", config->back);
     else {
         hb_endpoint_list_t list;
-        char why[512];
-        if (hb_endpoint_parse(config->front, &list, why, sizeof why) !=
-                HB_OK ||
-            list.count != 1) {
+        char why[512] = "";
+        hb_err_t rc = hb_endpoint_parse(config->front, &list, why, sizeof why);
+        if (rc == HB_OK && list.count != 1)
+            snprintf(why, sizeof why,
+                     "cannot bind '%.200s': give one endpoint, not a list",
+                     config->front);
+        if (rc != HB_OK || list.count != 1) {
             hb_log_error(self->log, "%s", why);
             return HB_EINVAL;
         }

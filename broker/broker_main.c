@@ -102,10 +102,13 @@ s_default_id(char *id, size_t len)
     snprintf(id, len, "broker-%.*s%s", room > 0 ? room : 0, host, pid);
 }
 
-//  tcp://HOST:PORT (PORT 1-65535 or *) or ipc://PATH.
+//  One tcp://HOST:PORT (PORT 1-65535 or *) or ipc://PATH.  A comma would
+//  make it a list, which clients accept but a bind cannot.
 static bool
 s_valid_endpoint(const char *ep)
 {
+    if (strchr(ep, ','))
+        return false;
     if (strncmp(ep, "ipc://", 6) == 0)
         return ep[6] != '\0' && strlen(ep) < HB_ENDPOINT_MAX - 8;
     size_t n = strlen(ep);
@@ -119,34 +122,30 @@ s_valid_endpoint(const char *ep)
     return hb_endpoint_split_tcp(ep, host, sizeof host, &port);
 }
 
-static int
-s_parse_number(const char *flag, const char *arg, double lo, double hi,
-               double *out)
+//  The whole of `arg` as a finite number in [lo, hi]; the caller says
+//  what was wrong, once.
+static bool
+s_parse_number(const char *arg, double lo, double hi, double *out)
 {
     char *end = NULL;
     errno = 0;
     double v = strtod(arg, &end);
-    if (errno || end == arg || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr,
-                "healbus-broker: %s wants a number from %g to %g, not "
-                "'%s'\nTry 'healbus-broker --help'.\n",
-                flag, lo, hi, arg);
-        return 2;
-    }
+    if (errno || end == arg || *end || !isfinite(v) || v < lo || v > hi)
+        return false;
     *out = v;
-    return 0;
+    return true;
 }
 
 static int
 s_check_args(const s_args_t *a)
 {
     if (!s_valid_endpoint(a->front))
-        return s_usage_error("--front wants tcp://HOST:PORT, tcp://HOST:* "
-                             "or ipc://PATH, not '%s'",
+        return s_usage_error("--front wants one tcp://HOST:PORT, "
+                             "tcp://HOST:* or ipc://PATH, not '%s'",
                              a->front);
     if (a->back && !s_valid_endpoint(a->back))
-        return s_usage_error("--back wants tcp://HOST:PORT, tcp://HOST:* "
-                             "or ipc://PATH, not '%s'",
+        return s_usage_error("--back wants one tcp://HOST:PORT, "
+                             "tcp://HOST:* or ipc://PATH, not '%s'",
                              a->back);
     char host[HB_ENDPOINT_MAX];
     int port = 0;
@@ -194,13 +193,13 @@ s_parse(int argc, char **argv, s_args_t *a)
         case O_VERBOSE: a->verbose = true; break;
         case O_HELP: fputs(s_usage, stdout); return -1;
         case O_STATS:
-            if (s_parse_number("--stats-interval", optarg, 0, S_MAX_STATS_SEC,
-                               &a->stats_sec))
-                return 2;
+            if (!s_parse_number(optarg, 0, S_MAX_STATS_SEC, &a->stats_sec))
+                return s_usage_error("--stats-interval wants seconds from 0 "
+                                     "to %g, not '%s'",
+                                     S_MAX_STATS_SEC, optarg);
             break;
         case O_HWM:
-            if (s_parse_number("--hwm", optarg, 1, S_MAX_HWM, &v) ||
-                v != floor(v))
+            if (!s_parse_number(optarg, 1, S_MAX_HWM, &v) || v != floor(v))
                 return s_usage_error("--hwm wants a whole number from 1 to "
                                      "1000000, not '%s'", optarg);
             a->hwm = (int)v;

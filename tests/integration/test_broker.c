@@ -751,6 +751,8 @@ test_broker_rejects_bad_flags(void **state)
         {"--front", "nonsense", NULL},
         {"--front", "tcp://127.0.0.1:99999", NULL},
         {"--front", "tcp://127.0.0.1:65535", NULL},
+        {"--front", "tcp://127.0.0.1:7001,tcp://127.0.0.1:7003", NULL},
+        {"--back", "tcp://127.0.0.1:7002,tcp://127.0.0.1:7004", NULL},
         {"stray", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -759,7 +761,12 @@ test_broker_rejects_bad_flags(void **state)
         if (status != 2)
             fail_msg("'%s %s' exited %d, not 2: %s", cases[i][0],
                      cases[i][1] ? cases[i][1] : "", status, out);
-        assert_non_null(strstr(out, "healbus-broker --help"));
+        // One clear complaint per mistake, not two.
+        const char *hint = strstr(out, "healbus-broker --help");
+        assert_non_null(hint);
+        if (strstr(hint + 1, "healbus-broker --help"))
+            fail_msg("'%s %s' complained twice: %s", cases[i][0],
+                     cases[i][1] ? cases[i][1] : "", out);
         assert_null(strstr(out, "ready"));
     }
 }
