@@ -142,7 +142,10 @@ s_build(healer_t *self)
                                                        16, 1 << 20);
     uint32_t journal_max = (uint32_t)node_ctx_config_int(
         ctx, "journal_max", 1000, 1, HEALER_JOURNAL_MAX_ENTRIES);
-    self->flush_ms = node_ctx_config_int(ctx, "journal_flush_ms", 100, 0,
+    // A write re-serialises the whole log (6-16 ms of CPU for 1000
+    // attempts on a loaded 2-core machine): once a second at most by
+    // default, so a busy healer does not spend a tenth of a core on it.
+    self->flush_ms = node_ctx_config_int(ctx, "journal_flush_ms", 1000, 0,
                                          60000);
     healer_orch_cfg_t ocfg;
     s_orch_cfg(self, &ocfg);
