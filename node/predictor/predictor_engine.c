@@ -340,7 +340,7 @@ s_dominant_slot(predictor_engine_t *self, const predictor_series_t *s)
         s->dom_slot == PREDICTOR_SERIES_NONE)
         return PREDICTOR_SERIES_NONE;
     predictor_series_t *d = predictor_series_at(self->series, s->dom_slot);
-    if (!d->key || d->hash != s->dom_hash)
+    if (!predictor_series_live(d) || d->hash != s->dom_hash)
         return PREDICTOR_SERIES_NONE; // evicted since
     return s->dom_slot;
 }
@@ -478,26 +478,35 @@ s_closed(const predictor_engine_t *self, const predictor_series_t *s,
     return s->head < cur ? s->head : s->head - 1;
 }
 
-//  Add one sample; analyse when it closed the series' previous bucket.
+//  Analyse `slot` when a sample opened a bucket and so closed the
+//  previous one.
+static void
+s_after_add(predictor_engine_t *self, uint32_t slot,
+            predictor_series_add_t what, int64_t now_ms)
+{
+    self->stats.samples++;
+    predictor_series_t *s = predictor_series_at(self->series, slot);
+    if (what != PREDICTOR_SERIES_OPENED || s->kind == PREDICTOR_SERIES_CLASS)
+        return;
+    int64_t last = s_closed(self, s, now_ms);
+    if (last > s->analysed)
+        s_analyse(self, slot, last, now_ms);
+}
+
+//  Add one sample to (agent, name), whose key state is `key` (one index
+//  lookup, which also fetches the record and its bucket).
 static uint32_t
 s_sample(predictor_engine_t *self, int64_t now_ms, const char *agent,
-         const char *name, predictor_series_kind_t kind, double sum,
-         uint32_t n)
+         const char *name, uint64_t key, predictor_series_kind_t kind,
+         double sum, uint32_t n)
 {
-    uint32_t slot = predictor_series_get(self->series, agent, name, kind, true);
-    if (slot == PREDICTOR_SERIES_NONE) {
+    predictor_series_add_t what;
+    uint32_t slot = predictor_series_sample(self->series, agent, name, key,
+                                            kind, now_ms, sum, n, &what);
+    if (slot == PREDICTOR_SERIES_NONE)
         self->stats.rejected++;
-        return slot;
-    }
-    self->stats.samples++;
-    if (predictor_series_add(self->series, slot, now_ms, sum, n) ==
-            PREDICTOR_SERIES_OPENED &&
-        kind != PREDICTOR_SERIES_CLASS) {
-        predictor_series_t *s = predictor_series_at(self->series, slot);
-        int64_t last = s_closed(self, s, now_ms);
-        if (last > s->analysed)
-            s_analyse(self, slot, last, now_ms);
-    }
+    else
+        s_after_add(self, slot, what, now_ms);
     return slot;
 }
 
@@ -514,18 +523,25 @@ predictor_engine_error(predictor_engine_t *self, int64_t now_ms,
         self->stats.rejected++;
         return;
     }
-    uint32_t slot = s_sample(self, now_ms, agent, name, PREDICTOR_SERIES_RATE,
-                             1, 1);
+    uint64_t key = predictor_series_key(agent, name);
+    uint32_t slot = s_sample(self, now_ms, agent, name, key,
+                             PREDICTOR_SERIES_RATE, 1, 1);
     if (slot == PREDICTOR_SERIES_NONE || !self->cfg.per_class ||
         !error_class || !s_name(cname, "err:", op, error_class))
         return;
-    uint32_t cslot = s_sample(self, now_ms, agent, cname,
+    // "err:op:Class" is "err:op" + ":Class": continue the op's key state
+    // rather than hash agent and op again
+    uint64_t ckey = predictor_series_key_more(
+        predictor_series_key_more(key, ":"), error_class);
+    uint32_t cslot = s_sample(self, now_ms, agent, cname, ckey,
                               PREDICTOR_SERIES_CLASS, 1, 0);
     if (cslot == PREDICTOR_SERIES_NONE)
         return;
     // The class sample may have evicted the op's series: look again.
     predictor_series_t *s = predictor_series_at(self->series, slot);
-    if (!s->key || strcmp(predictor_series_name(s), name) != 0)
+    if (!predictor_series_live(s) || s->kind != PREDICTOR_SERIES_RATE ||
+        strcmp(predictor_series_name(s), name) != 0 ||
+        strcmp(predictor_series_agent(s), agent) != 0)
         return;
     // Misra-Gries with one counter: the majority class of the op's errors.
     predictor_series_t *c = predictor_series_at(self->series, cslot);
@@ -550,7 +566,8 @@ predictor_engine_success(predictor_engine_t *self, int64_t now_ms,
         self->stats.rejected++;
         return;
     }
-    s_sample(self, now_ms, agent, name, PREDICTOR_SERIES_RATE, 0, 1);
+    s_sample(self, now_ms, agent, name, predictor_series_key(agent, name),
+             PREDICTOR_SERIES_RATE, 0, 1);
 }
 
 void
@@ -564,7 +581,8 @@ predictor_engine_metric(predictor_engine_t *self, int64_t now_ms,
         self->stats.rejected++;
         return;
     }
-    s_sample(self, now_ms, agent, name, PREDICTOR_SERIES_METRIC, value, 1);
+    s_sample(self, now_ms, agent, name, predictor_series_key(agent, name),
+             PREDICTOR_SERIES_METRIC, value, 1);
 }
 
 void
@@ -593,12 +611,15 @@ predictor_engine_heartbeat(predictor_engine_t *self, int64_t now_ms,
         self->stats.rejected++;
         return;
     }
-    s_sample(self, now_ms, agent, "metric:rss_bytes", PREDICTOR_SERIES_METRIC,
-             (double)hb->rss_bytes, 1);
+    s_sample(self, now_ms, agent, "metric:rss_bytes",
+             predictor_series_key(agent, "metric:rss_bytes"),
+             PREDICTOR_SERIES_METRIC, (double)hb->rss_bytes, 1);
     uint32_t slot = predictor_series_get(self->series, agent, "metric:cpu",
                                          PREDICTOR_SERIES_METRIC, true);
-    if (slot == PREDICTOR_SERIES_NONE)
+    if (slot == PREDICTOR_SERIES_NONE) {
+        self->stats.rejected++;
         return;
+    }
     predictor_series_t *s = predictor_series_at(self->series, slot);
     double cpu = (double)hb->cpu_us, up = (double)hb->uptime_ms;
     bool have_prev = s->aux[1] > 0 && up > s->aux[1] && cpu >= s->aux[0];
@@ -607,9 +628,11 @@ predictor_engine_heartbeat(predictor_engine_t *self, int64_t now_ms,
     s->aux[0] = cpu;
     s->aux[1] = up;
     s->limit = self->cfg.cpu_limit;
+    // the slot is at hand: add to it directly rather than look it up again
     if (have_prev)
-        s_sample(self, now_ms, agent, "metric:cpu", PREDICTOR_SERIES_METRIC,
-                 share, 1);
+        s_after_add(self, slot,
+                    predictor_series_add(self->series, slot, now_ms, share, 1),
+                    now_ms);
 }
 
 void
@@ -622,7 +645,7 @@ predictor_engine_tick(predictor_engine_t *self, int64_t now_ms)
             self->scan_at = 0;
         uint32_t slot = self->scan_at++;
         predictor_series_t *s = predictor_series_at(self->series, slot);
-        if (!s->key || s->head == INT64_MIN ||
+        if (!predictor_series_live(s) || s->head == INT64_MIN ||
             s->kind == PREDICTOR_SERIES_CLASS)
             continue;
         int64_t last = s_closed(self, s, now_ms);

@@ -1,10 +1,15 @@
-/*  predictor_series.c - hash table + LRU list + bucket rings in chunks.
+/*  predictor_series.c - open-addressing index + LRU list + records with
+    their rings, in chunks.
 
-    Series records and their rings live in chunks of S_CHUNK slots that
+    A record and its ring of buckets are one stride of a chunk (cache-line
+    aligned), so a series lives in one place.  Chunks of S_CHUNK strides
     are allocated when the table first needs them and kept until destroy;
-    freed slots go on a free list.  The hash index is an array of slot
-    heads that doubles when the load passes 3/4, so it too grows with the
-    series actually tracked, not with the cap. */
+    freed slots go on a free list.  The index is an open-addressing array
+    (linear probing) of {32-bit fingerprint, slot}: a lookup compares
+    fingerprints in the index and reads only the record that matches.  It
+    doubles when the load passes 3/4, so it too grows with the series
+    actually tracked, not with the cap; a removal shifts the entries after
+    it back (no tombstones), so eviction stays O(1) on average. */
 
 #include "predictor_series.h"
 
@@ -16,57 +21,93 @@
 #define S_CHUNK_BITS 10
 #define S_CHUNK (1u << S_CHUNK_BITS)
 #define S_MIN_INDEX 1024u
+#define S_LINE 64
+#define S_FNV_BASIS 1469598103934665603ull
+#define S_FNV_PRIME 1099511628211ull
+
+typedef struct {
+    uint32_t tag;  // hash >> 32 of the series in `slot`
+    uint32_t slot; // PREDICTOR_SERIES_NONE: empty
+} s_entry_t;
 
 struct predictor_series_table {
     predictor_series_cfg_t cfg;
-    predictor_series_t **chunks;     // owned, each S_CHUNK records
-    predictor_bucket_t **rings;      // owned, each S_CHUNK x buckets
+    size_t stride;                   // bytes of a record and its ring
+    uint8_t **chunks;                // owned, each S_CHUNK strides
     uint32_t n_chunks;               // allocated so far
     uint32_t max_chunks;
-    uint32_t *index;                 // owned: hash bucket heads
+    s_entry_t *index;                // owned
     uint32_t index_mask;
     uint32_t count;                  // live series
     uint32_t slots;                  // slots handed out (scan range)
-    uint32_t free_head;              // free list through .chain
+    uint32_t free_head;              // free list through .lru_next
     uint32_t lru_head;               // most recently used
     uint32_t lru_tail;               // least recently used: evicted first
     uint64_t evictions;
     uint64_t drops;
-    size_t key_bytes;
+    size_t key_bytes;                // keys too long to be inline
 };
 
 static inline predictor_series_t *
 s_rec(const predictor_series_table_t *self, uint32_t slot)
 {
-    return &self->chunks[slot >> S_CHUNK_BITS][slot & (S_CHUNK - 1)];
+    return (predictor_series_t *)(self->chunks[slot >> S_CHUNK_BITS] +
+                                  (size_t)(slot & (S_CHUNK - 1)) *
+                                      self->stride);
 }
 
 static inline predictor_bucket_t *
 s_ring(const predictor_series_table_t *self, uint32_t slot)
 {
-    return self->rings[slot >> S_CHUNK_BITS] +
-           (size_t)(slot & (S_CHUNK - 1)) * self->cfg.buckets;
+    return (predictor_bucket_t *)(s_rec(self, slot) + 1);
 }
 
-//  FNV-1a over agent, a NUL, then name: both strings, unambiguously.
-static uint64_t
-s_hash(const char *agent, const char *name)
+static inline const char *
+s_key(const predictor_series_t *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)agent; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h = h * 1099511628211ull;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    return s->key_len > PREDICTOR_SERIES_KEY_INLINE ? s->key.out : s->key.in;
+}
+
+/* ------------------------------------------------------------ hashing -- */
+
+//  FNV-1a over agent, a NUL, then name: both strings, unambiguously.  The
+//  state is mixed (s_mix) before use, so that its low bits, which pick the
+//  index position, depend on every byte.
+static uint64_t
+s_fnv(uint64_t h, const char *str)
+{
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+        h = (h ^ *p) * S_FNV_PRIME;
+    return h;
+}
+
+static inline uint64_t
+s_mix(uint64_t h)
+{
     return h ^ (h >> 29);
+}
+
+uint64_t
+predictor_series_key(const char *agent, const char *name)
+{
+    assert(agent && name);
+    return s_fnv(s_fnv(S_FNV_BASIS, agent) * S_FNV_PRIME, name);
+}
+
+uint64_t
+predictor_series_key_more(uint64_t state, const char *more)
+{
+    assert(more);
+    return s_fnv(state, more);
 }
 
 uint64_t
 predictor_series_hash(const char *agent, const char *name)
 {
-    assert(agent && name);
-    return s_hash(agent, name);
+    return s_mix(predictor_series_key(agent, name));
 }
+
+/* ---------------------------------------------------------- lifecycle -- */
 
 predictor_series_table_t *
 predictor_series_new(const predictor_series_cfg_t *cfg)
@@ -80,11 +121,13 @@ predictor_series_new(const predictor_series_cfg_t *cfg)
     if (!self)
         return NULL;
     self->cfg = *cfg;
+    size_t bytes = sizeof(predictor_series_t) +
+                   (size_t)cfg->buckets * sizeof(predictor_bucket_t);
+    self->stride = (bytes + S_LINE - 1) / S_LINE * S_LINE;
     self->max_chunks = (cfg->max_series + S_CHUNK - 1) / S_CHUNK;
     self->chunks = calloc(self->max_chunks, sizeof *self->chunks);
-    self->rings = calloc(self->max_chunks, sizeof *self->rings);
     self->index = malloc(S_MIN_INDEX * sizeof *self->index);
-    if (!self->chunks || !self->rings || !self->index) {
+    if (!self->chunks || !self->index) {
         predictor_series_destroy(&self);
         return NULL;
     }
@@ -101,14 +144,14 @@ predictor_series_destroy(predictor_series_table_t **self_p)
     if (!self_p || !*self_p)
         return;
     predictor_series_table_t *self = *self_p;
-    for (uint32_t c = 0; c < self->n_chunks; c++) {
-        for (uint32_t i = 0; i < S_CHUNK; i++)
-            free(self->chunks[c][i].key);
-        free(self->chunks[c]);
-        free(self->rings[c]);
+    for (uint32_t slot = 0; slot < self->slots; slot++) {
+        predictor_series_t *s = s_rec(self, slot);
+        if (s->key_len > PREDICTOR_SERIES_KEY_INLINE)
+            free(s->key.out);
     }
+    for (uint32_t c = 0; c < self->n_chunks; c++)
+        free(self->chunks[c]);
     free(self->chunks);
-    free(self->rings);
     free(self->index);
     free(self);
     *self_p = NULL;
@@ -120,6 +163,8 @@ predictor_series_cfg(const predictor_series_table_t *self)
     assert(self);
     return &self->cfg;
 }
+
+/* ---------------------------------------------------------------- LRU -- */
 
 static void
 s_lru_unlink(predictor_series_table_t *self, uint32_t slot)
@@ -148,24 +193,71 @@ s_lru_front(predictor_series_table_t *self, uint32_t slot)
         self->lru_tail = slot;
 }
 
+/* -------------------------------------------------------------- index -- */
+
 static bool
 s_key_eq(const predictor_series_t *s, const char *agent, const char *name)
 {
+    const char *key = s_key(s);
     size_t la = strlen(agent);
-    return memcmp(s->key, agent, la + 1) == 0 &&
-           strcmp(s->key + la + 1, name) == 0;
+    return memcmp(key, agent, la + 1) == 0 && strcmp(key + la + 1, name) == 0;
 }
 
-//  Remove `slot` from its hash chain (it must be there).
+//  Remove `slot` from the index (it must be there), then move each entry
+//  of the run after it back when its home position allows, so that every
+//  entry stays reachable from its home without tombstones.
 static void
 s_unindex(predictor_series_table_t *self, uint32_t slot)
 {
-    predictor_series_t *s = s_rec(self, slot);
-    uint32_t *link = &self->index[s->hash & self->index_mask];
-    while (*link != slot)
-        link = &s_rec(self, *link)->chain;
-    *link = s->chain;
+    uint32_t mask = self->index_mask;
+    uint32_t i = (uint32_t)s_rec(self, slot)->hash & mask;
+    while (self->index[i].slot != slot)
+        i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+        s_entry_t e = self->index[j];
+        if (e.slot == PREDICTOR_SERIES_NONE)
+            break;
+        uint32_t home = (uint32_t)s_rec(self, e.slot)->hash & mask;
+        // e may fill the hole at i unless its home lies in (i, j]
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            self->index[i] = e;
+            i = j;
+        }
+    }
+    self->index[i].slot = PREDICTOR_SERIES_NONE;
 }
+
+static void
+s_index_put(s_entry_t *index, uint32_t mask, uint64_t hash, uint32_t slot)
+{
+    uint32_t i = (uint32_t)hash & mask;
+    while (index[i].slot != PREDICTOR_SERIES_NONE)
+        i = (i + 1) & mask;
+    index[i] = (s_entry_t){(uint32_t)(hash >> 32), slot};
+}
+
+//  Double the index (amortised O(1) per insert; never per sample).
+static bool
+s_grow_index(predictor_series_table_t *self)
+{
+    uint32_t size = (self->index_mask + 1) * 2;
+    s_entry_t *index = malloc((size_t)size * sizeof *index);
+    if (!index)
+        return false;
+    memset(index, 0xff, (size_t)size * sizeof *index);
+    for (uint32_t i = 0; i <= self->index_mask; i++) {
+        uint32_t slot = self->index[i].slot;
+        if (slot != PREDICTOR_SERIES_NONE)
+            s_index_put(index, size - 1, s_rec(self, slot)->hash, slot);
+    }
+    free(self->index);
+    self->index = index;
+    self->index_mask = size - 1;
+    return true;
+}
+
+/* ------------------------------------------------------ insert, evict -- */
 
 static void
 s_evict(predictor_series_table_t *self, uint32_t slot)
@@ -173,35 +265,15 @@ s_evict(predictor_series_table_t *self, uint32_t slot)
     predictor_series_t *s = s_rec(self, slot);
     s_unindex(self, slot);
     s_lru_unlink(self, slot);
-    self->key_bytes -= strlen(s->key) + 1 + strlen(predictor_series_name(s)) + 1;
-    free(s->key);
-    s->key = NULL;
-    s->chain = self->free_head;
+    if (s->key_len > PREDICTOR_SERIES_KEY_INLINE) {
+        self->key_bytes -= s->key_len;
+        free(s->key.out);
+    }
+    s->key_len = 0;
+    s->lru_next = self->free_head;
     self->free_head = slot;
     self->count--;
     self->evictions++;
-}
-
-//  Double the hash index (amortised O(1) per insert; never per sample).
-static bool
-s_grow_index(predictor_series_table_t *self)
-{
-    uint32_t size = (self->index_mask + 1) * 2;
-    uint32_t *index = malloc((size_t)size * sizeof *index);
-    if (!index)
-        return false;
-    memset(index, 0xff, (size_t)size * sizeof *index);
-    for (uint32_t slot = 0; slot < self->slots; slot++) {
-        predictor_series_t *s = s_rec(self, slot);
-        if (!s->key)
-            continue;
-        s->chain = index[s->hash & (size - 1)];
-        index[s->hash & (size - 1)] = slot;
-    }
-    free(self->index);
-    self->index = index;
-    self->index_mask = size - 1;
-    return true;
 }
 
 //  A free slot: from the free list, a fresh one, or the LRU victim.
@@ -212,26 +284,44 @@ s_take_slot(predictor_series_table_t *self)
         s_evict(self, self->lru_tail);
     if (self->free_head != PREDICTOR_SERIES_NONE) {
         uint32_t slot = self->free_head;
-        self->free_head = s_rec(self, slot)->chain;
+        self->free_head = s_rec(self, slot)->lru_next;
         return slot;
     }
     uint32_t c = self->slots >> S_CHUNK_BITS;
     if (c == self->n_chunks) {
         if (c == self->max_chunks)
             return PREDICTOR_SERIES_NONE;
-        self->chunks[c] = calloc(S_CHUNK, sizeof **self->chunks);
-        self->rings[c] =
-            malloc((size_t)S_CHUNK * self->cfg.buckets * sizeof **self->rings);
-        if (!self->chunks[c] || !self->rings[c]) {
-            free(self->chunks[c]);
-            free(self->rings[c]);
-            self->chunks[c] = NULL;
-            self->rings[c] = NULL;
+        // a small cap needs a small chunk: tests and tiny nodes stay small
+        uint32_t n = self->cfg.max_series < S_CHUNK ? self->cfg.max_series
+                                                    : S_CHUNK;
+        self->chunks[c] = aligned_alloc(S_LINE, (size_t)n * self->stride);
+        if (!self->chunks[c])
             return PREDICTOR_SERIES_NONE;
-        }
         self->n_chunks++;
     }
     return self->slots++;
+}
+
+//  Store the key agent '\0' name '\0' in s (inline when it fits).
+static bool
+s_set_key(predictor_series_table_t *self, predictor_series_t *s,
+          const char *agent, const char *name)
+{
+    size_t la = strlen(agent), ln = strlen(name), len = la + ln + 2;
+    char *key = s->key.in;
+    if (len > UINT16_MAX)
+        return false;
+    if (len > PREDICTOR_SERIES_KEY_INLINE) {
+        key = malloc(len);
+        if (!key)
+            return false;
+        s->key.out = key;
+        self->key_bytes += len;
+    }
+    memcpy(key, agent, la + 1);
+    memcpy(key + la + 1, name, ln + 1);
+    s->key_len = (uint16_t)len;
+    return true;
 }
 
 static uint32_t
@@ -241,31 +331,64 @@ s_insert(predictor_series_table_t *self, const char *agent, const char *name,
     if (self->count + 1 > (self->index_mask + 1) / 4 * 3 &&
         !s_grow_index(self))
         return PREDICTOR_SERIES_NONE;
-    size_t la = strlen(agent), ln = strlen(name);
-    char *key = malloc(la + ln + 2);
-    if (!key)
-        return PREDICTOR_SERIES_NONE;
     uint32_t slot = s_take_slot(self);
-    if (slot == PREDICTOR_SERIES_NONE) {
-        free(key);
+    if (slot == PREDICTOR_SERIES_NONE)
         return slot;
-    }
-    memcpy(key, agent, la + 1);
-    memcpy(key + la + 1, name, ln + 1);
     predictor_series_t *s = s_rec(self, slot);
     memset(s, 0, sizeof *s);
+    if (!s_set_key(self, s, agent, name)) {
+        s->lru_next = self->free_head;
+        self->free_head = slot;
+        return PREDICTOR_SERIES_NONE;
+    }
     s->hash = hash;
-    s->key = key;
     s->kind = (uint8_t)kind;
     s->head = INT64_MIN;
     s->analysed = -1;
     s->dom_slot = PREDICTOR_SERIES_NONE;
     predictor_alert_init(&s->alert);
-    s->chain = self->index[hash & self->index_mask];
-    self->index[hash & self->index_mask] = slot;
+    s_index_put(self->index, self->index_mask, hash, slot);
     s_lru_front(self, slot);
     self->count++;
-    self->key_bytes += la + ln + 2;
+    return slot;
+}
+
+/* ------------------------------------------------------------- lookup -- */
+
+//  Find (agent, name) of mixed hash `hash`; before reading a candidate's
+//  record, start fetching it and, when ring_at >= 0, its bucket for that
+//  bucket index, so the two cache misses overlap.
+static uint32_t
+s_find(predictor_series_table_t *self, const char *agent, const char *name,
+       uint64_t hash, int64_t ring_at)
+{
+    uint32_t mask = self->index_mask, tag = (uint32_t)(hash >> 32);
+    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+        s_entry_t e = self->index[i];
+        if (e.slot == PREDICTOR_SERIES_NONE)
+            return PREDICTOR_SERIES_NONE;
+        if (e.tag != tag)
+            continue;
+        predictor_series_t *s = s_rec(self, e.slot);
+        __builtin_prefetch(s);
+        if (ring_at >= 0)
+            __builtin_prefetch(s_ring(self, e.slot) +
+                               (uint64_t)ring_at % self->cfg.buckets);
+        if (s->hash == hash && s_key_eq(s, agent, name))
+            return e.slot;
+    }
+}
+
+uint32_t
+predictor_series_lookup(predictor_series_table_t *self, const char *agent,
+                        const char *name, uint64_t key_state,
+                        predictor_series_kind_t kind, bool create)
+{
+    assert(self && agent && name && *agent && *name);
+    uint64_t hash = s_mix(key_state);
+    uint32_t slot = s_find(self, agent, name, hash, -1);
+    if (slot == PREDICTOR_SERIES_NONE && create)
+        slot = s_insert(self, agent, name, kind, hash);
     return slot;
 }
 
@@ -274,17 +397,27 @@ predictor_series_get(predictor_series_table_t *self, const char *agent,
                      const char *name, predictor_series_kind_t kind,
                      bool create)
 {
-    assert(self && agent && name && *agent && *name);
-    uint64_t hash = s_hash(agent, name);
-    uint32_t slot = self->index[hash & self->index_mask];
-    while (slot != PREDICTOR_SERIES_NONE) {
-        predictor_series_t *s = s_rec(self, slot);
-        if (s->hash == hash && s_key_eq(s, agent, name))
-            return slot;
-        slot = s->chain;
-    }
-    return create ? s_insert(self, agent, name, kind, hash)
-                  : PREDICTOR_SERIES_NONE;
+    assert(agent && name);
+    return predictor_series_lookup(self, agent, name,
+                                   predictor_series_key(agent, name), kind,
+                                   create);
+}
+
+uint32_t
+predictor_series_sample(predictor_series_table_t *self, const char *agent,
+                        const char *name, uint64_t key_state,
+                        predictor_series_kind_t kind, int64_t now_ms,
+                        double sum, uint32_t n, predictor_series_add_t *what)
+{
+    assert(self && agent && name && *agent && *name && what);
+    uint64_t hash = s_mix(key_state);
+    int64_t b = predictor_series_index(self, now_ms);
+    uint32_t slot = s_find(self, agent, name, hash, b >= 0 ? b : -1);
+    if (slot == PREDICTOR_SERIES_NONE)
+        slot = s_insert(self, agent, name, kind, hash);
+    if (slot != PREDICTOR_SERIES_NONE)
+        *what = predictor_series_add(self, slot, now_ms, sum, n);
+    return slot;
 }
 
 predictor_series_t *
@@ -294,19 +427,29 @@ predictor_series_at(predictor_series_table_t *self, uint32_t slot)
     return s_rec(self, slot);
 }
 
+bool
+predictor_series_live(const predictor_series_t *s)
+{
+    assert(s);
+    return s->key_len != 0;
+}
+
 const char *
 predictor_series_agent(const predictor_series_t *s)
 {
-    assert(s && s->key);
-    return s->key;
+    assert(s && s->key_len);
+    return s_key(s);
 }
 
 const char *
 predictor_series_name(const predictor_series_t *s)
 {
-    assert(s && s->key);
-    return s->key + strlen(s->key) + 1;
+    assert(s && s->key_len);
+    const char *key = s_key(s);
+    return key + strlen(key) + 1;
 }
+
+/* ------------------------------------------------------------ buckets -- */
 
 int64_t
 predictor_series_index(const predictor_series_table_t *self, int64_t ms)
@@ -367,6 +510,8 @@ predictor_series_bucket(const predictor_series_table_t *self, uint32_t slot,
     return &s_ring(self, slot)[(uint64_t)b % self->cfg.buckets];
 }
 
+/* ------------------------------------------------------------ figures -- */
+
 uint32_t
 predictor_series_count(const predictor_series_table_t *self)
 {
@@ -394,10 +539,10 @@ predictor_series_drops(const predictor_series_table_t *self)
 size_t
 predictor_series_bytes(const predictor_series_table_t *self)
 {
-    size_t per_slot = sizeof(predictor_series_t) +
-                      (size_t)self->cfg.buckets * sizeof(predictor_bucket_t);
-    return sizeof *self + (size_t)self->n_chunks * S_CHUNK * per_slot +
+    uint32_t per_chunk =
+        self->cfg.max_series < S_CHUNK ? self->cfg.max_series : S_CHUNK;
+    return sizeof *self +
+           (size_t)self->n_chunks * per_chunk * self->stride +
            (size_t)(self->index_mask + 1) * sizeof *self->index +
-           self->key_bytes +
-           (size_t)self->max_chunks * 2 * sizeof(void *);
+           self->key_bytes + (size_t)self->max_chunks * sizeof(void *);
 }

@@ -7,8 +7,10 @@
     nothing is allocated per sample.  The table holds at most max_series
     series; inserting beyond evicts the least recently updated one, where
     recency counts when a series was created or last opened a bucket
-    (LRU at bucket granularity: the list is not touched per sample).  Slots are allocated in chunks as the table fills, so the
-    memory per series stays the same at 10 series and at millions.
+    (LRU at bucket granularity: the list is not touched per sample).
+    Records (key and ring inline) are allocated in chunks as the table
+    fills, so the memory per series stays the same at 10,000 series and at
+    millions.
     Used by predictor_engine; single-threaded. */
 
 #ifndef PREDICTOR_SERIES_H
@@ -39,21 +41,31 @@ typedef struct {
     uint32_t n;
 } predictor_bucket_t;
 
-/*  A series' fixed part (its ring lives in the table's slab). */
+#define PREDICTOR_SERIES_KEY_INLINE 40
+
+/*  A series' record.  The first cache line holds what every sample reads
+    (hash, newest bucket, the key when it fits); the series' ring follows
+    the record in the same allocation, so a sample touches the index, this
+    line and one bucket.  Keys longer than PREDICTOR_SERIES_KEY_INLINE
+    bytes live on the heap (key.out). */
 typedef struct {
-    uint64_t hash;
-    char *key;            // owned: agent '\0' name '\0'; NULL when free
-    uint32_t chain;       // next slot in the same hash bucket
-    uint32_t lru_prev;    // towards the most recently used
-    uint32_t lru_next;    // towards the least recently used
-    uint8_t kind;         // predictor_series_kind_t
-    predictor_alert_state_t alert;
+    uint64_t hash;        // predictor_series_hash(agent, name)
     int64_t head;         // absolute index of the newest bucket
+    uint16_t key_len;     // bytes of agent '\0' name '\0'; 0: slot free
+    uint8_t kind;         // predictor_series_kind_t
+    uint8_t spare;
+    uint32_t lru_prev;    // towards the most recently used
+    union {
+        char in[PREDICTOR_SERIES_KEY_INLINE]; // key_len <= KEY_INLINE
+        char *out;                            // owned, longer keys
+    } key;
+    uint32_t lru_next;    // towards the least recently used
+    uint32_t dom_slot;    // RATE: most frequent error class (Misra-Gries)
+    uint32_t dom_count;
+    predictor_alert_state_t alert;
     int64_t analysed;     // newest bucket already analysed (-1: none)
     double limit;         // failure threshold of a metric (0: none)
     double aux[2];        // per-name scratch (cpu: last cpu_us, uptime_ms)
-    uint32_t dom_slot;    // RATE: most frequent error class (Misra-Gries)
-    uint32_t dom_count;
     uint64_t dom_hash;    // hash of dom_slot's series, to detect reuse
 } predictor_series_t;
 
@@ -84,6 +96,13 @@ predictor_series_cfg(const predictor_series_table_t *self);
 /*  Hash of (agent, name), as stored in predictor_series_t.hash. */
 uint64_t predictor_series_hash(const char *agent, const char *name);
 
+/*  The same hash in steps: predictor_series_key(agent, name) is a key
+    state; predictor_series_key_more(state, more) is the state of (agent,
+    name + more), so an op's class series ("err:op" + ":Class") does not
+    hash the agent and op again.  Pass states to _lookup and _sample. */
+uint64_t predictor_series_key(const char *agent, const char *name);
+uint64_t predictor_series_key_more(uint64_t state, const char *more);
+
 /*  The slot of (agent, name), or PREDICTOR_SERIES_NONE.  With `create`,
     a missing series is made with `kind` (evicting the least recently used
     one when full; NONE only when out of memory).  A created series is the
@@ -93,9 +112,28 @@ uint32_t predictor_series_get(predictor_series_table_t *self,
                               const char *agent, const char *name,
                               predictor_series_kind_t kind, bool create);
 
-/*  The series in `slot` (borrowed), and its agent and name. */
+/*  predictor_series_get with the key state of (agent, name) given. */
+uint32_t predictor_series_lookup(predictor_series_table_t *self,
+                                 const char *agent, const char *name,
+                                 uint64_t key_state,
+                                 predictor_series_kind_t kind, bool create);
+
+/*  Get (creating) the series of (agent, name) with key state `key_state`
+    and add (sum, n) at now_ms, as _lookup then _add; the record and the
+    bucket are fetched together.  Returns its slot (NONE when out of
+    memory) and in *what what the sample did. */
+uint32_t predictor_series_sample(predictor_series_table_t *self,
+                                 const char *agent, const char *name,
+                                 uint64_t key_state,
+                                 predictor_series_kind_t kind, int64_t now_ms,
+                                 double sum, uint32_t n,
+                                 predictor_series_add_t *what);
+
+/*  The series in `slot` (borrowed), whether it is live (not evicted or
+    never used), and its agent and name. */
 predictor_series_t *predictor_series_at(predictor_series_table_t *self,
                                         uint32_t slot);
+bool predictor_series_live(const predictor_series_t *s);
 const char *predictor_series_agent(const predictor_series_t *s);
 const char *predictor_series_name(const predictor_series_t *s);
 

@@ -9,6 +9,7 @@
 
 #include "predictor_series.h"
 #include <stdio.h>
+#include <string.h>
 
 static predictor_series_table_t *
 s_table(uint32_t cap)
@@ -139,6 +140,99 @@ test_series_many_series_grow_index_and_stay_findable(void **state)
     predictor_series_destroy(&t);
 }
 
+static void
+test_series_churn_keeps_every_live_series_findable(void **state)
+{
+    (void)state;
+    // A small cap and many more keys: each insert evicts, and every
+    // removal shifts index entries back; every live series must still be
+    // found under its own name and none of the evicted ones.
+    predictor_series_table_t *t = s_table(700);
+    char agent[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(agent, sizeof agent, "a%d", i);
+        uint32_t s = predictor_series_get(t, agent, "err:op",
+                                          PREDICTOR_SERIES_RATE, true);
+        assert_int_not_equal(s, PREDICTOR_SERIES_NONE);
+        assert_string_equal(predictor_series_agent(predictor_series_at(t, s)),
+                            agent);
+    }
+    assert_int_equal(predictor_series_count(t), 700);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(agent, sizeof agent, "a%d", i);
+        uint32_t s = predictor_series_get(t, agent, "err:op",
+                                          PREDICTOR_SERIES_RATE, false);
+        if (i < 20000 - 700) {
+            assert_int_equal(s, PREDICTOR_SERIES_NONE);
+            continue;
+        }
+        assert_int_not_equal(s, PREDICTOR_SERIES_NONE);
+        predictor_series_t *r = predictor_series_at(t, s);
+        assert_true(predictor_series_live(r));
+        assert_string_equal(predictor_series_agent(r), agent);
+    }
+    predictor_series_destroy(&t);
+}
+
+static void
+test_series_long_keys_live_outside_the_record(void **state)
+{
+    (void)state;
+    predictor_series_table_t *t = s_table(2);
+    char agent[65], name[161];
+    memset(agent, 'a', 64);
+    agent[64] = '\0';
+    memset(name, 'n', 160);
+    name[160] = '\0';
+    uint32_t s = predictor_series_get(t, agent, name,
+                                      PREDICTOR_SERIES_METRIC, true);
+    assert_int_not_equal(s, PREDICTOR_SERIES_NONE);
+    assert_string_equal(predictor_series_agent(predictor_series_at(t, s)),
+                        agent);
+    assert_string_equal(predictor_series_name(predictor_series_at(t, s)),
+                        name);
+    assert_int_equal(predictor_series_get(t, agent, name,
+                                          PREDICTOR_SERIES_METRIC, false),
+                     s);
+    // evicting it frees its key (valgrind and ASan check)
+    predictor_series_get(t, "b", "m", PREDICTOR_SERIES_METRIC, true);
+    predictor_series_get(t, "c", "m", PREDICTOR_SERIES_METRIC, true);
+    assert_int_equal(predictor_series_get(t, agent, name,
+                                          PREDICTOR_SERIES_METRIC, false),
+                     PREDICTOR_SERIES_NONE);
+    predictor_series_get(t, agent, name, PREDICTOR_SERIES_METRIC, true);
+    predictor_series_destroy(&t); // frees the long key still held
+}
+
+static void
+test_series_key_state_extends_to_the_class_series(void **state)
+{
+    (void)state;
+    uint64_t op = predictor_series_key("a", "err:op");
+    uint64_t cls = predictor_series_key_more(
+        predictor_series_key_more(op, ":"), "TimeoutError");
+    assert_true(cls == predictor_series_key("a", "err:op:TimeoutError"));
+    predictor_series_table_t *t = s_table(10);
+    predictor_series_add_t what;
+    uint32_t s = predictor_series_sample(t, "a", "err:op:TimeoutError", cls,
+                                         PREDICTOR_SERIES_CLASS, 5000, 1, 0,
+                                         &what);
+    assert_int_equal(what, PREDICTOR_SERIES_SAME);
+    assert_int_equal(predictor_series_get(t, "a", "err:op:TimeoutError",
+                                          PREDICTOR_SERIES_CLASS, false),
+                     s);
+    assert_true(predictor_series_at(t, s)->hash ==
+                predictor_series_hash("a", "err:op:TimeoutError"));
+    assert_int_equal(predictor_series_sample(t, "a", "err:op:TimeoutError",
+                                             cls, PREDICTOR_SERIES_CLASS,
+                                             6000, 1, 0, &what),
+                     s);
+    assert_int_equal(what, PREDICTOR_SERIES_OPENED);
+    assert_true(predictor_series_bucket(t, s, 5)->sum == 1);
+    assert_true(predictor_series_bucket(t, s, 6)->sum == 1);
+    predictor_series_destroy(&t);
+}
+
 int
 main(void)
 {
@@ -148,6 +242,9 @@ main(void)
         cmocka_unit_test(test_series_cap_evicts_least_recently_used),
         cmocka_unit_test(test_series_keys_do_not_collide_across_the_split),
         cmocka_unit_test(test_series_many_series_grow_index_and_stay_findable),
+        cmocka_unit_test(test_series_churn_keeps_every_live_series_findable),
+        cmocka_unit_test(test_series_long_keys_live_outside_the_record),
+        cmocka_unit_test(test_series_key_state_extends_to_the_class_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
