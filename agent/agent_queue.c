@@ -24,17 +24,17 @@
 #define S_FIXED_BOUND 256
 
 struct agent_queue {
-    pthread_mutex_t lock;  // guards everything below but the atomics
-    uint8_t *ring;         // owned, `size` bytes, records 8-aligned
+    pthread_mutex_t lock; // guards everything below but the atomics
+    uint8_t *ring;        // owned, `size` bytes, records 8-aligned
     size_t size;
-    size_t limit;          // bytes unreserved pushes may fill
-    size_t head;           // oldest record
-    size_t tail;           // where the next record goes
-    size_t used;           // bytes from head to tail, gaps included
-    size_t count;          // records
+    size_t limit; // bytes unreserved pushes may fill
+    size_t head;  // oldest record
+    size_t tail;  // where the next record goes
+    size_t used;  // bytes from head to tail, gaps included
+    size_t count; // records
     uint64_t next_seq;
-    bool sleeping;         // consumer is (about to be) waiting
-    int wake_fd;           // owned eventfd
+    bool sleeping; // consumer is (about to be) waiting
+    int wake_fd;   // owned eventfd
     char sender[PROTO_MAX_ID + 1];
     _Atomic size_t used_hint; // `used`, for agent_queue_full
     _Atomic uint64_t drops;
@@ -135,8 +135,8 @@ s_prepare(const agent_queue_msg_t *in, proto_msg_t *m, s_cuts_t *c)
     case PROTO_KIND_ERROR:
         m->u.error = (proto_error_t){
             .op = op,
-            .error_class = s_cut(in->error_class, PROTO_MAX_CLASS,
-                                 c->error_class, &b),
+            .error_class =
+                s_cut(in->error_class, PROTO_MAX_CLASS, c->error_class, &b),
             .text = s_cut(in->text, PROTO_MAX_TEXT, c->text, &b),
             .attempt = in->attempt,
             .max_attempts = in->max_attempts};
@@ -149,10 +149,10 @@ s_prepare(const agent_queue_msg_t *in, proto_msg_t *m, s_cuts_t *c)
         for (uint32_t i = 0; i < m->u.success.n_knobs; i++) {
             const proto_pair_t *p = &in->knobs[i];
             m->u.success.knobs[i] = *p;
-            b += 3 + strnlen(p->name ? p->name : "", PROTO_MAX_TEXT + 1) +
-                 3 + (p->value.type == PROTO_VAL_STR && p->value.u.s
-                          ? strnlen(p->value.u.s, PROTO_MAX_TEXT + 1)
-                          : 9);
+            b += 3 + strnlen(p->name ? p->name : "", PROTO_MAX_TEXT + 1) + 3 +
+                 (p->value.type == PROTO_VAL_STR && p->value.u.s
+                      ? strnlen(p->value.u.s, PROTO_MAX_TEXT + 1)
+                      : 9);
         }
         break;
     case PROTO_KIND_METRIC:
@@ -162,8 +162,8 @@ s_prepare(const agent_queue_msg_t *in, proto_msg_t *m, s_cuts_t *c)
         m->u.heal = (proto_heal_t){
             .req_id = in->req_id,
             .op = op,
-            .error_class = s_cut(in->error_class, PROTO_MAX_CLASS,
-                                 c->error_class, &b),
+            .error_class =
+                s_cut(in->error_class, PROTO_MAX_CLASS, c->error_class, &b),
             .text = s_cut(in->text, PROTO_MAX_TEXT, c->text, &b),
             .attempts = in->attempt,
             .mode = (proto_heal_mode_t)in->mode};
@@ -217,8 +217,7 @@ agent_queue_push(agent_queue_t *self, const agent_queue_msg_t *msg,
     m.ts_us = s_wall_us();
     size_t gap, need = S_HDR + S_ALIGN(bound);
     pthread_mutex_lock(&self->lock);
-    size_t at = s_place(self, need, reserved ? self->size : self->limit,
-                        &gap);
+    size_t at = s_place(self, need, reserved ? self->size : self->limit, &gap);
     if (at == SIZE_MAX) {
         pthread_mutex_unlock(&self->lock);
         atomic_fetch_add_explicit(&self->drops, 1, memory_order_relaxed);
@@ -238,8 +237,10 @@ agent_queue_push(agent_queue_t *self, const agent_queue_msg_t *msg,
     }
     if (gap >= S_HDR)
         ((agent_queue_entry_t *)(self->ring + self->tail))->kind = S_SKIP;
-    *e = (agent_queue_entry_t){.kind = msg->kind, .len = (uint32_t)len,
-                               .seq = self->next_seq++, .ts_us = m.ts_us};
+    *e = (agent_queue_entry_t){.kind = msg->kind,
+                               .len = (uint32_t)len,
+                               .seq = self->next_seq++,
+                               .ts_us = m.ts_us};
     size_t rec = S_HDR + S_ALIGN(len);
     self->tail = at + rec;
     self->used += gap + rec;
@@ -270,8 +271,7 @@ agent_queue_count_drop(agent_queue_t *self)
 }
 
 size_t
-agent_queue_begin(agent_queue_t *self, agent_queue_batch_t *batch,
-                  size_t max)
+agent_queue_begin(agent_queue_t *self, agent_queue_batch_t *batch, size_t max)
 {
     pthread_mutex_lock(&self->lock);
     *batch = (agent_queue_batch_t){

@@ -22,17 +22,17 @@
     caps are cut there. */
 typedef struct {
     proto_kind_t kind;
-    const char *op;          // operation or metric name
-    const char *error_class; // error, heal
-    const char *text;        // error and heal text, fixres reason
-    const char *fix_id;      // fixres
-    uint32_t attempt;        // error: attempt; heal: attempts
-    uint32_t max_attempts;   // error
-    uint32_t mode;           // heal: proto_heal_mode_t
-    uint32_t outcome;        // fixres: proto_outcome_t
-    uint64_t duration_us;    // success; fixres: test duration
-    uint64_t req_id;         // heal, fixres
-    double value;            // metric
+    const char *op;            // operation or metric name
+    const char *error_class;   // error, heal
+    const char *text;          // error and heal text, fixres reason
+    const char *fix_id;        // fixres
+    uint32_t attempt;          // error: attempt; heal: attempts
+    uint32_t max_attempts;     // error
+    uint32_t mode;             // heal: proto_heal_mode_t
+    uint32_t outcome;          // fixres: proto_outcome_t
+    uint64_t duration_us;      // success; fixres: test duration
+    uint64_t req_id;           // heal, fixres
+    double value;              // metric
     const proto_pair_t *knobs; // success: knob values in force
     uint32_t n_knobs;
 } agent_queue_msg_t;
@@ -40,11 +40,11 @@ typedef struct {
 /*  A record as the consumer reads it.  Hello and heartbeat carry no body
     (len 0): the consumer builds them from its own state when it sends. */
 typedef struct {
-    uint32_t kind;     // proto_kind_t
-    uint32_t len;      // bytes in body
+    uint32_t kind; // proto_kind_t
+    uint32_t len;  // bytes in body
     uint64_t seq;
     int64_t ts_us;
-    uint8_t body[];    // the encoded msgpack body
+    uint8_t body[]; // the encoded msgpack body
 } agent_queue_entry_t;
 
 typedef struct agent_queue agent_queue_t;
