@@ -2,6 +2,8 @@
     sharing (see healer_intel.h). */
 
 #include "healer_intel.h"
+#include "hb_hash.h"
+#include "hb_str.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -31,25 +33,13 @@ struct healer_intel {
     uint64_t errors, successes, bursts, evictions, unplaced;
 };
 
-static void
-s_copy(char *dst, const char *src, size_t max)
-{
-    size_t n = src ? strnlen(src, max) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
-
 static uint32_t
 s_hash3(const char *a, const char *b, const char *c)
 {
-    uint32_t h = 2166136261u;
-    const char *parts[3] = {a, b, c};
-    for (int i = 0; i < 3; i++) {
-        for (const char *p = parts[i]; *p; p++)
-            h = (h ^ (uint8_t)*p) * 16777619u;
-        h = (h ^ 0xffu) * 16777619u;
-    }
-    return h;
+    uint32_t h = HB_HASH32_BASIS;
+    h = hb_hash32_sep(hb_hash32_str(h, a));
+    h = hb_hash32_sep(hb_hash32_str(h, b));
+    return hb_hash32_sep(hb_hash32_str(h, c));
 }
 
 void
@@ -107,9 +97,9 @@ s_series(healer_intel_t *self, const char *agent_in, const char *op_in,
     // take a fresh one on every report.
     char agent[PROTO_MAX_ID + 1], op[PROTO_MAX_NAME + 1];
     char error_class[PROTO_MAX_CLASS + 1];
-    s_copy(agent, agent_in, PROTO_MAX_ID);
-    s_copy(op, op_in, PROTO_MAX_NAME);
-    s_copy(error_class, class_in, PROTO_MAX_CLASS);
+    hb_str_copy(agent, agent_in, PROTO_MAX_ID);
+    hb_str_copy(op, op_in, PROTO_MAX_NAME);
+    hb_str_copy(error_class, class_in, PROTO_MAX_CLASS);
     uint32_t h = s_hash3(agent, op, error_class) ^ successes, victim = 0;
     for (uint32_t i = 0; i < self->cfg.max_series; i++) {
         s_series_t *s = &self->series[i];
@@ -127,9 +117,9 @@ s_series(healer_intel_t *self, const char *agent_in, const char *op_in,
     if (s->live)
         self->evictions++;
     memset(s, 0, sizeof *s);
-    s_copy(s->agent, agent, PROTO_MAX_ID);
-    s_copy(s->op, op, PROTO_MAX_NAME);
-    s_copy(s->error_class, error_class, PROTO_MAX_CLASS);
+    hb_str_copy(s->agent, agent, PROTO_MAX_ID);
+    hb_str_copy(s->op, op, PROTO_MAX_NAME);
+    hb_str_copy(s->error_class, error_class, PROTO_MAX_CLASS);
     s->hash = h;
     s->successes = successes;
     s->live = true;
@@ -152,7 +142,7 @@ s_pattern(healer_intel_t *self, const char *class_in, uint32_t id,
           int64_t now_ms)
 {
     char error_class[PROTO_MAX_CLASS + 1]; // cut as stored, as in s_series
-    s_copy(error_class, class_in, PROTO_MAX_CLASS);
+    hb_str_copy(error_class, class_in, PROTO_MAX_CLASS);
     uint32_t victim = 0;
     for (uint32_t i = 0; i < self->cfg.max_patterns; i++) {
         healer_intel_pattern_t *p = &self->patterns[i];
@@ -168,7 +158,7 @@ s_pattern(healer_intel_t *self, const char *class_in, uint32_t id,
         self->evictions++;
     memset(p, 0, sizeof *p);
     p->template_id = id;
-    s_copy(p->error_class, error_class, PROTO_MAX_CLASS);
+    hb_str_copy(p->error_class, error_class, PROTO_MAX_CLASS);
     p->window_start_ms = now_ms;
     p->live = true;
     return p;
@@ -189,7 +179,7 @@ s_retemplate(healer_intel_t *self, healer_intel_pattern_t *p)
     if (p->key[0])
         memcpy(p->renamed_from, p->key, sizeof p->key);
     memcpy(p->key, key, sizeof key);
-    s_copy(p->template_text, t, HEALER_INTEL_TEMPLATE_MAX);
+    hb_str_copy(p->template_text, t, HEALER_INTEL_TEMPLATE_MAX);
 }
 
 //  Close the windows that ended before `now_ms`.
@@ -242,7 +232,7 @@ s_share(healer_intel_pattern_t *p, const char *agent)
         p->more_agents = true;
         return;
     }
-    s_copy(p->agents[p->n_agents++], agent, PROTO_MAX_ID);
+    hb_str_copy(p->agents[p->n_agents++], agent, PROTO_MAX_ID);
 }
 
 static healer_intel_pattern_t *

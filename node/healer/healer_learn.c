@@ -2,6 +2,8 @@
     sampling among candidates (see healer_learn.h). */
 
 #include "healer_learn.h"
+#include "hb_hash.h"
+#include "hb_str.h"
 
 #include <assert.h>
 #include <math.h>
@@ -33,25 +35,12 @@ struct healer_learn {
     void *rand_arg;       // borrowed
 };
 
-static void
-s_copy(char *dst, const char *src, size_t max)
-{
-    size_t n = src ? strnlen(src, max) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
-
 //  FNV-1a over the key (the pattern, or the class for an aggregate) and fix.
 static uint32_t
 s_hash(const char *pattern, const char *fix)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = pattern; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    h = (h ^ 0xffu) * 16777619u;
-    for (const char *p = fix; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return h;
+    uint32_t h = hb_hash32_sep(hb_hash32_str(HB_HASH32_BASIS, pattern));
+    return hb_hash32_str(h, fix);
 }
 
 healer_learn_t *
@@ -105,9 +94,9 @@ s_find(const healer_learn_t *self, const char *error_class,
 {
     char p[HEALER_LEARN_KEY_MAX + 1], c[HEALER_LEARN_NAME_MAX + 1];
     char f[HEALER_LEARN_NAME_MAX + 1];
-    s_copy(p, pattern, HEALER_LEARN_KEY_MAX);
-    s_copy(c, error_class, HEALER_LEARN_NAME_MAX);
-    s_copy(f, fix, HEALER_LEARN_NAME_MAX);
+    hb_str_copy(p, pattern, HEALER_LEARN_KEY_MAX);
+    hb_str_copy(c, error_class, HEALER_LEARN_NAME_MAX);
+    hb_str_copy(f, fix, HEALER_LEARN_NAME_MAX);
     const char *key = p[0] ? p : c;
     uint32_t i = self->buckets[s_hash(key, f) & (self->n_buckets - 1)];
     while (i != S_NIL) {
@@ -158,9 +147,9 @@ s_get(healer_learn_t *self, const char *error_class, const char *pattern,
         uint32_t idx = s_slot(self);
         r = &self->recs[idx];
         memset(r, 0, sizeof *r);
-        s_copy(r->error_class, error_class, HEALER_LEARN_NAME_MAX);
-        s_copy(r->pattern, pattern, HEALER_LEARN_KEY_MAX);
-        s_copy(r->fix, fix, HEALER_LEARN_NAME_MAX);
+        hb_str_copy(r->error_class, error_class, HEALER_LEARN_NAME_MAX);
+        hb_str_copy(r->pattern, pattern, HEALER_LEARN_KEY_MAX);
+        hb_str_copy(r->fix, fix, HEALER_LEARN_NAME_MAX);
         uint32_t *head = &self->buckets[s_hash(s_key(r), r->fix) &
                                         (self->n_buckets - 1)];
         r->next = *head;

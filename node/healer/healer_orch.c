@@ -2,6 +2,8 @@
     wait, resend, learn, next candidate, escalate (see healer_orch.h). */
 
 #include "healer_orch.h"
+#include "hb_hash.h"
+#include "hb_str.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -101,24 +103,11 @@ struct healer_orch {
     uint64_t counters[C_COUNT];
 };
 
-static void
-s_copy(char *dst, const char *src, size_t max)
-{
-    size_t n = src ? strnlen(src, max) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
-
 static uint32_t
 s_hash2(const char *a, const char *b)
 {
-    uint32_t h = 2166136261u;
-    for (; *a; a++)
-        h = (h ^ (uint8_t)*a) * 16777619u;
-    h = (h ^ 0xffu) * 16777619u;
-    for (; b && *b; b++)
-        h = (h ^ (uint8_t)*b) * 16777619u;
-    return h;
+    uint32_t h = hb_hash32_sep(hb_hash32_str(HB_HASH32_BASIS, a));
+    return hb_hash32_str(h, b);
 }
 
 void
@@ -154,7 +143,7 @@ healer_orch_new(const healer_orch_cfg_t *cfg, const healer_orch_env_t *env,
         return NULL;
     self->cfg = *cfg;
     self->env = *env;
-    s_copy(self->node_id, env->node_id ? env->node_id : "healer",
+    hb_str_copy(self->node_id, env->node_id ? env->node_id : "healer",
            sizeof self->node_id - 1);
     self->catalog = catalog;
     self->learn = learn;
@@ -219,7 +208,7 @@ s_agent(healer_orch_t *self, const char *name, bool create)
     memset(a, 0, sizeof *a);
     memset(heals, 0, (self->cfg.intensity + 1) * sizeof *heals);
     a->heals = heals;
-    s_copy(a->name, name, PROTO_MAX_ID);
+    hb_str_copy(a->name, name, PROTO_MAX_ID);
     a->hash = h;
     a->live = true;
     a->asked_ms = INT64_MIN;
@@ -248,8 +237,8 @@ s_episode(healer_orch_t *self, const char *agent, const char *op, bool create)
         return NULL;
     s_episode_t *e = &self->episodes[victim];
     memset(e, 0, sizeof *e);
-    s_copy(e->agent, agent, PROTO_MAX_ID);
-    s_copy(e->op, op, PROTO_MAX_NAME);
+    hb_str_copy(e->agent, agent, PROTO_MAX_ID);
+    hb_str_copy(e->op, op, PROTO_MAX_NAME);
     e->hash = h;
     e->live = true;
     return e;
@@ -266,14 +255,14 @@ healer_orch_hello(healer_orch_t *self, const char *agent,
     a->n_knobs = hello->n_knobs < PROTO_MAX_KNOBS ? hello->n_knobs
                                                   : PROTO_MAX_KNOBS;
     for (uint32_t i = 0; i < a->n_knobs; i++) {
-        s_copy(a->knobs[i].name, hello->knobs[i].name, PROTO_MAX_NAME);
+        hb_str_copy(a->knobs[i].name, hello->knobs[i].name, PROTO_MAX_NAME);
         a->knobs[i].numeric = hello->knobs[i].type == PROTO_KNOB_INT ||
                               hello->knobs[i].type == PROTO_KNOB_DOUBLE;
     }
     a->n_actions = hello->n_actions < PROTO_MAX_ACTIONS ? hello->n_actions
                                                         : PROTO_MAX_ACTIONS;
     for (uint32_t i = 0; i < a->n_actions; i++)
-        s_copy(a->actions[i], hello->actions[i].name, PROTO_MAX_NAME);
+        hb_str_copy(a->actions[i], hello->actions[i].name, PROTO_MAX_NAME);
 }
 
 //  Can the agent apply every step of `fix`? Unknown hello: assume yes and
@@ -585,10 +574,10 @@ healer_orch_heal(healer_orch_t *self, const char *agent,
     e->used = ++self->clock;
     e->req_id = heal->req_id;
     e->mode = heal->mode;
-    s_copy(e->error_class, heal->error_class, PROTO_MAX_CLASS);
-    s_copy(e->text, heal->text, S_TEXT_MAX);
-    s_copy(e->pattern, pattern, HEALER_LEARN_KEY_MAX);
-    s_copy(e->template_text, template_text, S_TEXT_MAX);
+    hb_str_copy(e->error_class, heal->error_class, PROTO_MAX_CLASS);
+    hb_str_copy(e->text, heal->text, S_TEXT_MAX);
+    hb_str_copy(e->pattern, pattern, HEALER_LEARN_KEY_MAX);
+    hb_str_copy(e->template_text, template_text, S_TEXT_MAX);
     e->n_tried = e->next = e->n_cands = 0;
     if (!admitted) {
         self->counters[C_REFUSED]++;
@@ -644,7 +633,7 @@ healer_orch_fixres(healer_orch_t *self, const char *agent,
         return;
     }
     t->outcome = res->outcome;
-    s_copy(t->reason, res->reason, sizeof t->reason - 1);
+    hb_str_copy(t->reason, res->reason, sizeof t->reason - 1);
     bool success = res->outcome == PROTO_OUTCOME_COMMITTED;
     healer_learn_record(self->learn, e->error_class, e->pattern,
                         t->fix->name, success);
