@@ -621,6 +621,8 @@ predictor_engine_heartbeat(predictor_engine_t *self, int64_t now_ms,
         return;
     }
     predictor_series_t *s = predictor_series_at(self->series, slot);
+    if (s->kind != PREDICTOR_SERIES_METRIC)
+        return; // aux is a metric's
     double cpu = (double)hb->cpu_us, up = (double)hb->uptime_ms;
     bool have_prev = s->aux[1] > 0 && up > s->aux[1] && cpu >= s->aux[0];
     double share = have_prev ? (cpu - s->aux[0]) / 1000.0 / (up - s->aux[1])

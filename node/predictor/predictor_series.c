@@ -25,6 +25,10 @@
 #define S_FNV_BASIS 1469598103934665603ull
 #define S_FNV_PRIME 1099511628211ull
 
+// Two cache lines: with the default 32 buckets, record + ring = 384 bytes.
+_Static_assert(sizeof(predictor_series_t) <= 2 * S_LINE,
+               "predictor_series_t grew past two cache lines");
+
 typedef struct {
     uint32_t tag;  // hash >> 32 of the series in `slot`
     uint32_t slot; // PREDICTOR_SERIES_NONE: empty
@@ -71,8 +75,9 @@ s_key(const predictor_series_t *s)
 /* ------------------------------------------------------------ hashing -- */
 
 //  FNV-1a over agent, a NUL, then name: both strings, unambiguously.  The
-//  state is mixed (s_mix) before use, so that its low bits, which pick the
-//  index position, depend on every byte.
+//  state is mixed (s_mix) before use: FNV's low bits depend only on the
+//  low bits of the bytes, and the low bits pick the index position, where
+//  keys differing in a digit or two made long linear-probing runs.
 static uint64_t
 s_fnv(uint64_t h, const char *str)
 {
@@ -84,7 +89,11 @@ s_fnv(uint64_t h, const char *str)
 static inline uint64_t
 s_mix(uint64_t h)
 {
-    return h ^ (h >> 29);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
 
 uint64_t
@@ -345,7 +354,8 @@ s_insert(predictor_series_table_t *self, const char *agent, const char *name,
     s->kind = (uint8_t)kind;
     s->head = INT64_MIN;
     s->analysed = -1;
-    s->dom_slot = PREDICTOR_SERIES_NONE;
+    if (kind != PREDICTOR_SERIES_METRIC) // aux shares the place
+        s->dom_slot = PREDICTOR_SERIES_NONE;
     predictor_alert_init(&s->alert);
     s_index_put(self->index, self->index_mask, hash, slot);
     s_lru_front(self, slot);

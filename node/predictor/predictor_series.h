@@ -60,13 +60,18 @@ typedef struct {
         char *out;                            // owned, longer keys
     } key;
     uint32_t lru_next;    // towards the least recently used
-    uint32_t dom_slot;    // RATE: most frequent error class (Misra-Gries)
-    uint32_t dom_count;
     predictor_alert_state_t alert;
     int64_t analysed;     // newest bucket already analysed (-1: none)
     double limit;         // failure threshold of a metric (0: none)
-    double aux[2];        // per-name scratch (cpu: last cpu_us, uptime_ms)
-    uint64_t dom_hash;    // hash of dom_slot's series, to detect reuse
+    // by kind, so that a record and an 8-byte x 32 ring make 384 bytes
+    union {
+        struct {              // RATE: most frequent error class
+            uint32_t dom_slot;  // (Misra-Gries with one counter)
+            uint32_t dom_count;
+            uint64_t dom_hash;  // hash of dom_slot's series, to detect reuse
+        };
+        double aux[2];        // METRIC: scratch (cpu: last cpu_us, uptime_ms)
+    };
 } predictor_series_t;
 
 typedef struct {
