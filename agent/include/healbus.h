@@ -121,8 +121,11 @@ HB_EXPORT void hb_agent_set_logger(hb_agent_t *self, hb_log_fn *fn,
 HB_EXPORT const char *hb_agent_name(const hb_agent_t *self);
 
 /*  Report that attempt `attempt` of `operation` failed with `error_class`
-    (e.g. "TimeoutError") and a printf-formatted text.  Never blocks; returns
-    HB_EFULL when the report was dropped (and counted). */
+    (e.g. "TimeoutError") and a printf-formatted text (cut at 2048 bytes).
+    Never blocks.  Returns HB_EFULL when the report was dropped (and
+    counted), HB_EINVAL when it cannot be encoded (an empty or overlong
+    operation or class, a NUL byte): such a report takes no sequence
+    number.  The same holds for hb_agent_success and hb_agent_metric. */
 HB_EXPORT hb_err_t hb_agent_error(hb_agent_t *self, const char *operation,
                                   const char *error_class, int attempt,
                                   const char *fmt, ...) HB_PRINTF(5, 6);
