@@ -53,6 +53,27 @@ hb_log_enabled(const hb_log_t *self, hb_log_level_t level)
     return self && level >= self->level;
 }
 
+//  Copy `in` to `out` (cap bytes, NUL-terminated) with control bytes
+//  shown as \xNN: log lines quote names and texts that peers chose, and a
+//  newline or an escape sequence in one must not forge a line or drive
+//  the operator's terminal.  C1 controls (U+0080..U+009F) count too.
+static void
+s_escape(const char *in, char *out, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = 0;
+    for (; *p && n + 5 <= cap; p++) {
+        bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+        if (*p < 0x20 || *p == 0x7F || c1) {
+            unsigned char c = c1 ? *++p : *p;
+            snprintf(out + n, cap - n, "\\x%02x", c);
+            n += 4;
+        } else
+            out[n++] = (char)*p;
+    }
+    out[n] = '\0';
+}
+
 static void
 s_vwrite(hb_log_t *self, hb_log_level_t level, const char *suffix,
          const char *fmt, va_list args)
@@ -65,8 +86,13 @@ s_vwrite(hb_log_t *self, hb_log_level_t level, const char *suffix,
     int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s %s: ",
                   ts.tv_nsec / 1000000, s_level_names[level], self->component);
+    if (n < 0 || n >= (int)sizeof line) // a very long component name
+        n = (int)sizeof line - 1;
+    char msg[sizeof line];
+    msg[0] = '\0';
     if (n < (int)sizeof line)
-        vsnprintf(line + n, sizeof line - (size_t)n, fmt, args);
+        vsnprintf(msg, sizeof line - (size_t)n, fmt, args);
+    s_escape(msg, line + n, sizeof line - (size_t)n);
     // One fputs per line, so lines from two threads never interleave.
     fprintf(self->out, "%s%s\n", line, suffix ? suffix : "");
     fflush(self->out);
