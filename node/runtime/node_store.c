@@ -4,7 +4,15 @@
     renameat), so a name can never escape it and the directory we fsync is
     the one the rename happened in.  A write lands in ".hbtmp.<name>" first;
     names starting with that prefix are refused, and leftovers from a
-    killed writer are removed when the store opens. */
+    killed writer are removed when the store opens.
+
+    One process at a time owns a directory: two nodes writing the same
+    files would undo each other's work (and, with the default id, two
+    nodes of a role on one host would share it).  The lock is a POSIX
+    record lock on NODE_STORE_LOCK: the kernel drops it when the owner
+    dies, even by SIGKILL, and children forked to write files in the
+    background do not inherit it, so a restarted node never finds a stale
+    lock. */
 
 #include "node_store.h"
 
@@ -21,10 +29,12 @@
 
 #define NODE_STORE_TMP_PREFIX ".hbtmp."
 #define NODE_STORE_NAME_MAX (NAME_MAX - (sizeof NODE_STORE_TMP_PREFIX - 1))
+#define NODE_STORE_LOCK ".hblock"
 
 struct node_store {
     char *dir;     // owned: absolute path
     int dir_fd;    // owned
+    int lock_fd;   // owned: holds the directory's lock while open
     hb_log_t *log; // borrowed from the caller
 };
 
@@ -82,6 +92,35 @@ s_remove_stale(node_store_t *self)
     closedir(d);
 }
 
+//  Take the directory's lock, or say who holds it.  Before any stale
+//  temporary file is removed: it may be the holder's write in progress.
+static bool
+s_lock(node_store_t *self)
+{
+    self->lock_fd = openat(self->dir_fd, NODE_STORE_LOCK,
+                           O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (self->lock_fd < 0) {
+        hb_log_error(self->log, "store: opening %s/%s: %s", self->dir,
+                     NODE_STORE_LOCK, strerror(errno));
+        return false;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(self->lock_fd, F_SETLK, &fl) == 0)
+        return true;
+    if (errno != EACCES && errno != EAGAIN) {
+        hb_log_error(self->log, "store: locking %s: %s", self->dir,
+                     strerror(errno));
+        return false;
+    }
+    struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    long pid = fcntl(self->lock_fd, F_GETLK, &who) == 0 ? who.l_pid : 0;
+    hb_log_error(self->log,
+                 "store: %s is in use by another process (pid %ld); give "
+                 "each node its own --id or --data-dir",
+                 self->dir, pid);
+    return false;
+}
+
 node_store_t *
 node_store_new(const char *dir, hb_log_t *log)
 {
@@ -95,6 +134,7 @@ node_store_new(const char *dir, hb_log_t *log)
     if (!self)
         return NULL;
     self->log = log;
+    self->lock_fd = -1;
     self->dir = realpath(dir, NULL);
     self->dir_fd =
         self->dir ? open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -102,6 +142,10 @@ node_store_new(const char *dir, hb_log_t *log)
         hb_log_error(log, "store: opening %s: %s", dir, strerror(errno));
         free(self->dir);
         free(self);
+        return NULL;
+    }
+    if (!s_lock(self)) {
+        node_store_destroy(&self);
         return NULL;
     }
     s_remove_stale(self);
@@ -114,6 +158,8 @@ node_store_destroy(node_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     node_store_t *self = *self_p;
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); // releases the lock
     close(self->dir_fd);
     free(self->dir);
     free(self);
@@ -133,7 +179,8 @@ s_name_ok(const char *name)
     if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0)
         return false;
-    if (strlen(name) > NODE_STORE_NAME_MAX)
+    if (strlen(name) > NODE_STORE_NAME_MAX ||
+        strcmp(name, NODE_STORE_LOCK) == 0)
         return false;
     return strncmp(name, NODE_STORE_TMP_PREFIX,
                    sizeof NODE_STORE_TMP_PREFIX - 1) != 0;

@@ -13,9 +13,12 @@
 
 typedef struct node_store node_store_t;
 
-/*  Open (creating it, mode 0700, parents too) the directory `dir`.  Stale
+/*  Open (creating it, mode 0700, parents too) the directory `dir` and
+    lock it for this process (a record lock on the file ".hblock", released
+    by destroy or by the process's death; not inherited by fork).  Stale
     temporary files from an interrupted write are removed.  NULL on
-    failure, with the reason logged. */
+    failure, with the reason logged; also when another process holds the
+    directory. */
 node_store_t *node_store_new(const char *dir, hb_log_t *log);
 void node_store_destroy(node_store_t **self_p);
 const char *node_store_dir(const node_store_t *self);

@@ -268,6 +268,7 @@ test_store_survives_sigkill_mid_write(void **state)
     fixture_t *f = *state;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", node_store_dir(f->store));
+    node_store_destroy(&f->store); // the writers need the directory's lock
     unsigned acked_total = 0;
     srand((unsigned)getpid());
     for (int iter = 0; iter < 12; iter++) {
@@ -313,6 +314,86 @@ test_store_survives_sigkill_mid_write(void **state)
         node_store_destroy(&store);
     }
     assert_true(acked_total >= 12);
+}
+
+/* ------------------------------------------------- one owner a time -- */
+
+//  In a child process: try to open `dir`; exit 0 when refused, 1 when
+//  opened.
+static int
+s_try_open_elsewhere(const char *dir)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(node_store_new(dir, NULL) ? 1 : 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static void
+test_store_refuses_a_directory_another_process_holds(void **state)
+{
+    fixture_t *f = *state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", node_store_dir(f->store));
+    // A second node given the same directory must not start: it would
+    // delete our temporary files and overwrite our state.
+    assert_int_equal(s_try_open_elsewhere(dir), 0);
+    // The lock file is not a name a role may write over.
+    assert_int_equal(node_store_write(f->store, ".hblock", "x", 1), HB_EINVAL);
+    node_store_destroy(&f->store);
+    assert_int_equal(s_try_open_elsewhere(dir), 1);
+}
+
+static void
+test_store_lock_dies_with_its_owner_not_its_children(void **state)
+{
+    fixture_t *f = *state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", node_store_dir(f->store));
+    // A child forked by the owner (the healer writes its journal in one)
+    // does not keep the directory when the owner lets go.
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(fds[1]);
+        char c;
+        (void)!read(fds[0], &c, 1); // until the test closes the pipe
+        _exit(0);
+    }
+    close(fds[0]);
+    node_store_destroy(&f->store);
+    assert_int_equal(s_try_open_elsewhere(dir), 1);
+    close(fds[1]);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    // An owner killed by SIGKILL leaves no stale lock behind.
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t owner = fork();
+    assert_true(owner >= 0);
+    if (owner == 0) {
+        node_store_t *store = node_store_new(dir, NULL);
+        if (!store || write(ready[1], "r", 1) != 1)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    char c;
+    ssize_t got = read(ready[0], &c, 1);
+    int refused = got == 1 ? s_try_open_elsewhere(dir) : -1;
+    kill(owner, SIGKILL); // before any assert: never leave it running
+    assert_int_equal(waitpid(owner, NULL, 0), owner);
+    assert_int_equal(got, 1);
+    assert_int_equal(refused, 0);
+    close(ready[0]);
+    close(ready[1]);
+    f->store = node_store_new(dir, f->log);
+    assert_non_null(f->store);
 }
 
 /* ------------------------------------------------------------- json -- */
@@ -378,6 +459,8 @@ main(void)
         T(test_store_read_missing_is_enotfound),
         T(test_store_read_over_max_is_etoobig),
         T(test_store_rejects_bad_names),
+        T(test_store_refuses_a_directory_another_process_holds),
+        T(test_store_lock_dies_with_its_owner_not_its_children),
         T(test_store_read_directory_is_eio),
         T(test_store_open_removes_stale_temp_files),
         T(test_store_new_fails_on_a_file_path),
