@@ -92,8 +92,8 @@ s_usage(FILE *out)
         "  --make-inputs DIR  write demo inputs into DIR and exit\n"
         "  -h, --help         this text\n"
         "\n"
-        "exit: 0 when every file succeeded in the last round, 1 when one\n"
-        "failed, 2 on usage errors.\n",
+        "exit: 0 when every file succeeded in the last round or when\n"
+        "stopped by SIGINT/SIGTERM, 1 when one failed, 2 on usage errors.\n",
         out);
 }
 
@@ -240,8 +240,10 @@ s_process(dl_app_t *app, const char *path)
 {
     dl_job_t job = {.app = app, .path = path};
     hb_err_t rc = hb_retry_run(app->load, s_op_load, &job);
-    if (rc == HB_OK)
+    if (rc == HB_OK && !s_stop)
         rc = hb_retry_run(app->stats, s_op_stats, &job);
+    if (rc == HB_OK && s_stop)
+        rc = HB_ECLOSED; // stopped between the two operations
     if (rc == HB_OK)
         s_print_stats(&job);
     else
@@ -283,6 +285,20 @@ s_declare(dl_app_t *app, hb_err_t *why)
            app->batch_size;
 }
 
+//  Backoff pauses in slices, so a stop request ends them promptly (the
+//  library's own sleep resumes after a signal).
+static void
+s_retry_sleep(void *arg, uint64_t us)
+{
+    (void)arg;
+    while (us > 0 && !s_stop) {
+        uint64_t slice = us < 50000 ? us : 50000;
+        struct timespec ts = {0, (long)slice * 1000};
+        nanosleep(&ts, NULL);
+        us -= slice;
+    }
+}
+
 static hb_retry_t *
 s_policy(dl_app_t *app, const char *op, const dl_args_t *args)
 {
@@ -291,6 +307,7 @@ s_policy(dl_app_t *app, const char *op, const dl_args_t *args)
         return NULL;
     hb_retry_set_attempts(r, (int)args->attempts);
     hb_retry_set_backoff(r, 20 * 1000, 200 * 1000);
+    hb_retry_set_clock(r, NULL, s_retry_sleep, NULL);
     hb_retry_set_heal(r, args->heal, (uint64_t)args->heal_wait_ms * 1000);
     return r;
 }
@@ -367,5 +384,6 @@ main(int argc, char **argv)
             s_pause(args.interval_ms);
     }
     s_app_destroy(&app);
-    return all_ok ? 0 : 1;
+    // Stopped by SIGINT/SIGTERM: a clean stop, whatever the files did.
+    return s_stop || all_ok ? 0 : 1;
 }
