@@ -654,8 +654,12 @@ s_enc_present(const s_field_t *f, const char *obj)
     switch (f->type) {
     case F_VER:
         return true;
-    case F_ID: case F_NAME: case F_CLASS: case F_TEXT: case F_SERIES:
-        return *(const char *const *)p != NULL;
+    case F_ID: case F_NAME: case F_CLASS: case F_TEXT: case F_SERIES: {
+        //  An empty optional string is the same as an absent one: the
+        //  decoder gives absent strings as "" (s_dec_absent_strings).
+        const char *str = *(const char *const *)p;
+        return str && (f->req || *str);
+    }
     case F_U32:
         return *(const uint32_t *)p != 0;
     case F_U64:
@@ -942,7 +946,7 @@ s_fw_error(s_fw_t *w, const proto_msg_t *m, unsigned *n)
     S_FW_KEY(w, "class");
     S_TRY(s_fw_str(w, F_CLASS, b->error_class));
     *n = 2;
-    if (b->text) {
+    if (b->text && *b->text) { // as s_enc_present: "" is omitted
         S_FW_KEY(w, "text");
         S_TRY(s_fw_str(w, F_TEXT, b->text));
         (*n)++;
@@ -1522,6 +1526,24 @@ s_dec_entry(s_dec_t *d, const s_schema_t *const *sc, void *const *base,
 
 //  Decode a map (already read as `map`, at `depth`) into one or more
 //  structs described by schemas; then required fields and checks.
+//  Optional strings a message left out read as "", never NULL, so no
+//  consumer can be crashed by a peer omitting one.
+static void
+s_dec_absent_strings(const s_schema_t *const *sc, void *const *base,
+                     size_t ns)
+{
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = 0; i < sc[s]->n; i++) {
+            const s_field_t *f = &sc[s]->fields[i];
+            if (f->type != F_ID && f->type != F_NAME && f->type != F_CLASS &&
+                f->type != F_TEXT && f->type != F_SERIES)
+                continue;
+            const char **str = (const char **)((char *)base[s] + f->off);
+            if (!*str)
+                *str = "";
+        }
+}
+
 static hb_err_t
 s_dec_map(s_dec_t *d, const s_item_t *map, const s_schema_t *const *sc,
           void *const *base, size_t ns, int depth)
@@ -1554,6 +1576,7 @@ s_dec_map(s_dec_t *d, const s_item_t *map, const s_schema_t *const *sc,
         if (sc[s]->norm)
             sc[s]->norm(base[s]);
     }
+    s_dec_absent_strings(sc, base, ns);
     return HB_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "healbus.h"
+#include "proto_codec.h"
 #include "test_proc.h"
 
 #include <jansson.h>
@@ -363,8 +364,13 @@ test_healer_ignores_garbage_on_the_bus(void **state)
     s_start_healer(env, "healer-e");
     s_start_agent(env, "loader-e");
     void *ctx = zmq_ctx_new();
-    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    // An XPUB, not a PUB: it hears the broker pass on the healer's
+    // subscriptions, so the garbage below is sent only once it can arrive.
+    void *pub = zmq_socket(ctx, ZMQ_XPUB);
     assert_int_equal(zmq_connect(pub, env->front), 0);
+    zmq_pollitem_t sub_item = {pub, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&sub_item, 1, T_WAIT_MS) != 1)
+        fail_msg("the broker never passed a subscription to the publisher");
     static const char *const topics[] = {"heal.loader-e", "fixres.loader-e",
                                          "hello.loader-e", "err.x", "heal."};
     for (int round = 0; round < 20; round++)
@@ -375,6 +381,46 @@ test_healer_ignores_garbage_on_the_bus(void **state)
                 junk[k] = (char)(round * 31 + i * 7 + (int)k * 13);
             zmq_send(pub, junk, sizeof junk, 0);
         }
+    // Valid but minimal messages: every optional field left out (an error
+    // and a heal request without text once crashed the healer).
+    static const proto_kind_t kinds[] = {PROTO_KIND_ERROR, PROTO_KIND_HEAL,
+                                         PROTO_KIND_FIXRES, PROTO_KIND_HELLO,
+                                         PROTO_KIND_SUCCESS};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        proto_msg_t m;
+        proto_msg_init(&m, kinds[i]);
+        m.subject = "ghost-1";
+        m.sender = "ghost-1";
+        m.seq = i + 1;
+        switch (kinds[i]) {
+        case PROTO_KIND_ERROR:
+            m.u.error.op = "op";
+            m.u.error.error_class = "TimeoutError";
+            break;
+        case PROTO_KIND_HEAL:
+            m.u.heal.req_id = 1;
+            m.u.heal.op = "op";
+            m.u.heal.error_class = "TimeoutError";
+            break;
+        case PROTO_KIND_FIXRES:
+            m.u.fixres.fix_id = "no-such-fix";
+            m.u.fixres.op = "op";
+            break;
+        case PROTO_KIND_SUCCESS:
+            m.u.success.op = "op";
+            break;
+        default: // a hello with no knobs, actions or host
+            break;
+        }
+        char topic[PROTO_MAX_TOPIC];
+        uint8_t body[1024];
+        size_t len = 0, tlen = proto_codec_topic(&m, topic, sizeof topic);
+        assert_true(tlen > 0);
+        assert_int_equal(proto_codec_encode(&m, body, sizeof body, &len),
+                         HB_OK);
+        zmq_send(pub, topic, tlen, ZMQ_SNDMORE);
+        zmq_send(pub, body, len, 0);
+    }
     hb_retry_t *r = NULL;
     assert_int_equal(s_run(env, "load_file", 1, 10000000, &r), HB_OK);
     assert_int_equal(hb_retry_fixes_committed(r), 1);

@@ -433,8 +433,27 @@ test_optional_fields_omitted_read_as_zero(void **state)
     s_encode(&m, &w);
     assert_int_equal(w.body[0], 0x86); // header (4) + op + class
     assert_int_equal(s_decode_wire(&w, w.len, &o), HB_OK);
-    assert_null(o.u.error.text);
+    // An omitted string reads as "", never NULL: a peer leaving out an
+    // optional field must not be able to crash a consumer.
+    assert_string_equal(o.u.error.text, "");
     assert_int_equal(o.u.error.attempt, 0);
+    proto_msg_clear(&o);
+    // ...and an empty optional string is omitted on the wire, so the two
+    // forms are one message.
+    static wire_t w2;
+    m.u.error.text = "";
+    s_encode(&m, &w2);
+    assert_int_equal(w2.len, w.len);
+    assert_memory_equal(w2.body, w.body, w.len);
+    m.kind = PROTO_KIND_ESCALATION;
+    memset(&m.u, 0, sizeof m.u);
+    m.u.escalation.agent = "loader-7";
+    m.u.escalation.op = "load_csv";
+    s_encode(&m, &w2);
+    assert_int_equal(s_decode_wire(&w2, w2.len, &o), HB_OK);
+    assert_string_equal(o.u.escalation.error_class, "");
+    assert_string_equal(o.u.escalation.template_text, "");
+    assert_string_equal(o.u.escalation.reason, "");
     proto_msg_clear(&o);
 }
 
