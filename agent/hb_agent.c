@@ -545,12 +545,23 @@ s_actor(zsock_t *pipe, void *arg)
 static zactor_t *
 s_start_actor(hb_agent_t *self)
 {
+    //  czmq installs its own SIGINT/SIGTERM handlers when it first starts;
+    //  the application's are put back afterwards.  The signals stay blocked
+    //  meanwhile, so one arriving in that window waits and then reaches the
+    //  application's handler, not czmq's.  Threads started here inherit the
+    //  blocked mask: the library's threads never take the host's signals.
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     struct sigaction old_int, old_term;
     sigaction(SIGINT, NULL, &old_int);
     sigaction(SIGTERM, NULL, &old_term);
     zactor_t *actor = zactor_new(s_actor, self);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     return actor;
 }
 
