@@ -2,6 +2,7 @@
     healer_journal.h). */
 
 #include "healer_journal.h"
+#include "node_json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -81,13 +82,16 @@ healer_journal_add(healer_journal_t *self, const healer_orch_outcome_t *o)
 {
     char ts[48];
     s_iso8601(o->wall_us, ts, sizeof ts);
+    // Names, texts and reasons come from peers: node_json_str keeps a
+    // stray non-UTF-8 byte from costing the whole entry.
     json_t *e = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:s, s:s, s:s, s:s, s:s}",
-        "timestamp", ts, "agent", o->agent, "method", o->op, "error_type",
-        o->error_class, "fix_applied", o->fix_text, "success", o->success,
-        "attempt_number", (json_int_t)o->attempt, "fix", o->fix_name,
-        "fix_id", o->fix_id, "template", o->template_text, "outcome",
-        o->outcome, "reason", o->reason ? o->reason : "");
+        "{s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:s, s:o, s:s, s:o}",
+        "timestamp", ts, "agent", node_json_str(o->agent), "method",
+        node_json_str(o->op), "error_type", node_json_str(o->error_class),
+        "fix_applied", o->fix_text, "success", o->success, "attempt_number",
+        (json_int_t)o->attempt, "fix", o->fix_name, "fix_id", o->fix_id,
+        "template", node_json_str(o->template_text), "outcome", o->outcome,
+        "reason", node_json_str(o->reason));
     if (!e || json_array_append_new(self->attempts, e) != 0) {
         hb_log_error(self->log, "healer: journal: out of memory");
         return;
@@ -107,8 +111,9 @@ s_learning(const healer_learn_t *learn)
     healer_learn_entry_t e;
     for (uint32_t i = 0; arr && healer_learn_entry(learn, i, &e); i++)
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:i, s:i}", "error_class",
-                           e.error_class, "pattern", e.pattern, "fix", e.fix,
+            arr, json_pack("{s:o, s:o, s:s, s:i, s:i}", "error_class",
+                           node_json_str(e.error_class), "pattern",
+                           node_json_str(e.pattern), "fix", e.fix,
                            "successes", (int)e.successes, "failures",
                            (int)e.failures));
     return arr;

@@ -4,6 +4,7 @@
 #include "healer_orch.h"
 #include "hb_hash.h"
 #include "hb_str.h"
+#include "node_json.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -313,16 +314,20 @@ s_escalation_json(const healer_orch_t *self, const s_episode_t *e,
     for (uint32_t i = 0; tried && i < e->n_tried; i++) {
         const s_tried_t *t = &e->tried[i];
         json_array_append_new(
-            tried, json_pack("{s:s, s:s, s:s, s:s}", "fix_id", t->fix_id,
+            tried, json_pack("{s:s, s:s, s:s, s:o}", "fix_id", t->fix_id,
                              "fix", t->fix->name, "outcome",
                              t->no_result ? "no_result"
                                           : proto_msg_outcome_name(t->outcome),
-                             "reason", t->reason));
+                             "reason", node_json_str(t->reason)));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o*}", "node",
-                     self->node_id, "agent", e->agent, "op", e->op,
-                     "error_class", e->error_class, "template",
-                     e->template_text, "text", e->text, "reason", reason,
+    // Peers' strings may hold any bytes (and `reason` may be cut inside a
+    // character): node_json_str keeps the escalation from being lost.
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}", "node",
+                     self->node_id, "agent", node_json_str(e->agent), "op",
+                     node_json_str(e->op), "error_class",
+                     node_json_str(e->error_class), "template",
+                     node_json_str(e->template_text), "text",
+                     node_json_str(e->text), "reason", node_json_str(reason),
                      "tried", tried);
 }
 

@@ -145,10 +145,12 @@ s_entry_json(const predictor_journal_entry_t *e)
     s_iso_us(e->fail_at_us, fail, sizeof fail);
     snprintf(pred, sizeof pred, "will_fail_by_%s", fail);
     return json_pack(
-        "{s:I, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
-        "id", (json_int_t)e->id, "timestamp", ts, "worker", e->worker,
-        "prediction", pred, "confidence", e->confidence, "reason", e->reason,
-        "suggested_action", e->action, "series", e->series, "level",
+        "{s:I, s:s, s:o, s:s, s:f, s:o, s:s, s:o, s:s, s:s, s:I, s:I}",
+        "id", (json_int_t)e->id, "timestamp", ts, "worker",
+        node_json_str(e->worker), "prediction", pred, "confidence",
+        e->confidence, "reason", node_json_str(e->reason),
+        "suggested_action", e->action, "series", node_json_str(e->series),
+        "level",
         proto_msg_level_name(e->level), "outcome",
         predictor_journal_outcome_name(e->outcome), "issued_us",
         (json_int_t)e->issued_us, "fail_at_us", (json_int_t)e->fail_at_us);

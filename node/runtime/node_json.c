@@ -60,3 +60,48 @@ node_json_load(node_store_t *store, const char *name, size_t max,
     }
     return HB_OK;
 }
+
+//  Length of the valid UTF-8 sequence at p (at most `left` bytes), or 0:
+//  rejects overlong forms, surrogates and code points past U+10FFFF.
+static size_t
+s_utf8_len(const unsigned char *p, size_t left)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+    if (n == 0 || n > left || p[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+json_t *
+node_json_str(const char *text)
+{
+    const unsigned char *in = (const unsigned char *)(text ? text : "");
+    size_t len = strlen((const char *)in);
+    char *out = malloc(len * 3 + 1); // each bad byte becomes 3 bytes
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = s_utf8_len(in + i, len - i);
+        if (n == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, in + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    json_t *s = json_stringn(out, o);
+    free(out);
+    return s;
+}

@@ -26,4 +26,10 @@ hb_err_t node_json_save(node_store_t *store, const char *name,
 hb_err_t node_json_load(node_store_t *store, const char *name, size_t max,
                         json_t **doc_p, char *why, size_t why_len);
 
+/*  A JSON string for `text` (NULL = ""), which may come from a peer: bytes
+    that are not valid UTF-8 become U+FFFD, since jansson refuses them and
+    a whole journal entry or escalation would be lost.  New reference, or
+    NULL when out of memory (json_pack's "o" then fails cleanly). */
+json_t *node_json_str(const char *text);
+
 #endif

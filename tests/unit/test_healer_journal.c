@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -56,11 +57,19 @@ s_add(healer_journal_t *j, int i, bool ok)
 {
     char agent[32];
     snprintf(agent, sizeof agent, "agent-%d", i);
-    healer_orch_outcome_t o = {agent, "load", "TimeoutError",
-                               "TimeoutError|timed out", "timed out",
-                               "h-1-1", "raise_timeout", "mul timeout_ms 2",
-                               ok ? "committed" : "rolled_back", "test",
-                               ok, 1, 1765485600000000 + i};
+    healer_orch_outcome_t o = {agent,
+                               "load",
+                               "TimeoutError",
+                               "TimeoutError|timed out",
+                               "timed out",
+                               "h-1-1",
+                               "raise_timeout",
+                               "mul timeout_ms 2",
+                               ok ? "committed" : "rolled_back",
+                               "test",
+                               ok,
+                               1,
+                               1765485600000000 + i};
     healer_journal_add(j, &o);
 }
 
@@ -94,11 +103,10 @@ test_journal_round_trip(void **state)
     assert_int_equal(healer_journal_writes(j), 1);
 
     json_t *root = s_read(fx);
-    assert_int_equal(json_integer_value(json_object_get(root,
-                                                        "total_attempts")), 2);
-    assert_int_equal(json_integer_value(json_object_get(root,
-                                                        "successful_heals")),
-                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(root, "total_attempts")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(root, "successful_heals")), 1);
     assert_true(json_real_value(json_object_get(root, "success_rate")) == 0.5);
     json_t *a = json_array_get(json_object_get(root, "healing_attempts"), 1);
     assert_string_equal(json_string_value(json_object_get(a, "agent")),
@@ -127,14 +135,50 @@ test_journal_round_trip(void **state)
     assert_true(healer_learn_get(l2, "TimeoutError", "TimeoutError|timed out",
                                  "raise_timeout", &s, &f));
     assert_int_equal(s, 1);
-    assert_true(healer_learn_get(l2, "TimeoutError", "", "raise_timeout", &s,
-                                 &f));
+    assert_true(
+        healer_learn_get(l2, "TimeoutError", "", "raise_timeout", &s, &f));
     assert_string_equal(healer_templates_template(m2, tid),
                         healer_templates_template(m, tid));
     assert_int_equal(healer_journal_corrupt(j2), 0);
     healer_templates_destroy(&m2);
     healer_learn_destroy(&l2);
     healer_journal_destroy(&j2);
+    healer_templates_destroy(&m);
+    healer_learn_destroy(&l);
+    healer_journal_destroy(&j);
+}
+
+static void
+test_journal_keeps_entries_with_invalid_utf8(void **state)
+{
+    fx_t *fx = *state;
+    healer_journal_t *j = healer_journal_new(fx->store, NULL, 100);
+    healer_learn_t *l = healer_learn_new(64, s_rand, &fx->rng);
+    healer_templates_t *m = healer_templates_new(NULL);
+    // A peer's bytes are not always UTF-8; the entry must survive anyway.
+    healer_orch_outcome_t o = {"agent-\xff",
+                               "lo\xc3",
+                               "Timeout\xe2\x82",
+                               "T|\xc0\xaf",
+                               "timed out",
+                               "h-1-1",
+                               "raise_timeout",
+                               "mul timeout_ms 2",
+                               "committed",
+                               "cut \xc3",
+                               true,
+                               1,
+                               1765485600000000};
+    healer_journal_add(j, &o);
+    assert_int_equal(healer_journal_count(j), 1);
+    assert_int_equal(healer_journal_flush(j, l, m), HB_OK);
+    json_t *root = s_read(fx);
+    json_t *a = json_array_get(json_object_get(root, "healing_attempts"), 0);
+    assert_string_equal(json_string_value(json_object_get(a, "agent")),
+                        "agent-\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(a, "reason")),
+                        "cut \xef\xbf\xbd");
+    json_decref(root);
     healer_templates_destroy(&m);
     healer_learn_destroy(&l);
     healer_journal_destroy(&j);
@@ -269,13 +313,13 @@ test_journal_background_write(void **state)
     s_add(j, 1, true);
     assert_int_equal(healer_journal_flush_bg(j, l, m), HB_OK);
     assert_false(healer_journal_dirty(j)); // the child has the snapshot
-    s_add(j, 2, false);                     // after the snapshot
+    s_add(j, 2, false);                    // after the snapshot
     assert_true(healer_journal_dirty(j));
     assert_false(healer_journal_reap(j, true));
     assert_int_equal(healer_journal_writes(j), 1);
     json_t *root = s_read(fx); // the child's file: the snapshot only
-    assert_int_equal(json_integer_value(json_object_get(root,
-                                                        "total_attempts")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(root, "total_attempts")), 1);
     json_decref(root);
     assert_false(healer_journal_reap(j, false)); // nothing left to reap
     // A synchronous flush waits for a writer still running, then writes.
@@ -284,8 +328,8 @@ test_journal_background_write(void **state)
     assert_int_equal(healer_journal_flush(j, l, m), HB_OK);
     assert_int_equal(healer_journal_writes(j), 3);
     root = s_read(fx);
-    assert_int_equal(json_integer_value(json_object_get(root,
-                                                        "total_attempts")), 3);
+    assert_int_equal(
+        json_integer_value(json_object_get(root, "total_attempts")), 3);
     json_decref(root);
     // A writer that fails leaves the journal dirty for the next flush.
     test_proc_rmtree(fx->dir);
@@ -305,14 +349,16 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_journal_round_trip, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_journal_keeps_entries_with_invalid_utf8, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_keeps_newest_entries,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_moves_corrupt_files_aside,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_skips_malformed_entries,
                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_journal_background_write,
-                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_background_write, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -449,10 +449,40 @@ test_json_load_reports_line_and_column(void **state)
         HB_ETOOBIG);
 }
 
+static void
+test_json_str_replaces_invalid_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82",
+         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82"},
+        {"cut \xc3", "cut \xef\xbf\xbd"},         // truncated sequence
+        {"\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd"}, // never valid
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, // overlong '/'
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, // surrogate
+        {"\xf4\x90\x80\x80",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *j = node_json_str(cases[i].in);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(j), cases[i].out);
+        json_decref(j);
+    }
+    json_t *j = node_json_str(NULL);
+    assert_string_equal(json_string_value(j), "");
+    json_decref(j);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_str_replaces_invalid_utf8),
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
         T(test_store_creates_parents_private),
         T(test_store_round_trip),
