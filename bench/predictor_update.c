@@ -42,7 +42,7 @@ s_heap(void)
 static int
 s_run(uint32_t n_series, uint32_t per_series)
 {
-    char (*names)[16] = malloc((size_t)n_series * sizeof *names);
+    char (*names)[24] = malloc((size_t)n_series * sizeof *names);
     if (!names)
         return 1;
     for (uint32_t i = 0; i < n_series; i++)

@@ -171,8 +171,10 @@ s_retemplate(healer_intel_t *self, healer_intel_pattern_t *p)
 {
     const char *t = healer_templates_template(self->miner, p->template_id);
     char key[HEALER_LEARN_KEY_MAX + 1];
+    // The class takes at most PROTO_MAX_CLASS bytes: cut the template so
+    // the key always fits.
     snprintf(key, sizeof key, "%s|%.*s", p->error_class,
-             HEALER_INTEL_TEMPLATE_MAX, t ? t : "");
+             HEALER_LEARN_KEY_MAX - PROTO_MAX_CLASS - 1, t ? t : "");
     p->renamed_from[0] = '\0';
     if (strcmp(key, p->key) == 0)
         return;

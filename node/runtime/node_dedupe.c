@@ -145,6 +145,13 @@ node_dedupe_check(node_dedupe_t *self, const char *sender, uint64_t seq)
     }
     s_unlink(self, s);
     s_push_front(self, s);
+    if (seq > s->high && seq - s->high > NODE_DEDUPE_MAX_JUMP) {
+        // No sender loses a million messages between two that arrive: a
+        // jump that far is a restart or a forged number, not a gap, and
+        // must not swamp the gap counter.
+        s_restart(self, s, seq);
+        return true;
+    }
     if (seq > s->high) {
         s_advance(self, s, seq);
         return true;

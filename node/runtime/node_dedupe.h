@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define NODE_DEDUPE_WINDOW 64
+#define NODE_DEDUPE_MAX_JUMP (1u << 20) // a larger jump is a restart, not a gap
 
 typedef struct node_dedupe node_dedupe_t;
 
