@@ -731,9 +731,9 @@ test_tap_reports_undecodable_messages_and_goes_on(void **state)
                      0);
     const char *colon = strrchr(back, ':');
     int port = atoi(colon + 1);
-    if (port < 2) { // no front port below it to name; cannot happen in practice
+    if (port < 2) { // no front port below it to name; never from bind("*")
         zmq_close(xpub);
-        skip();
+        fail_msg("bound port %d has no port below it", port);
     }
     snprintf(front, sizeof front, "tcp://127.0.0.1:%d", port - 1);
     test_proc_t *tap = s_tap_start(fx, NULL, front);
