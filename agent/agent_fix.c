@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct agent_fix {
     pthread_cond_t arrived;
     s_pending_t pending[AGENT_FIX_MAX_PENDING];
     bool closed;
+    atomic_bool interrupted;              // set from signal handlers too
 };
 
 agent_fix_t *
@@ -198,7 +200,13 @@ s_deadline(uint64_t wait_us)
 proto_msg_t *
 agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
 {
-    struct timespec until = s_deadline(wait_us);
+    //  Waits in slices so an interrupt raised from a signal handler, which
+    //  cannot take the lock to signal the condition, is seen promptly.
+    const uint64_t slice_us = 50 * 1000;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t start_us = (uint64_t)now.tv_sec * 1000000u +
+                        (uint64_t)now.tv_nsec / 1000u;
     proto_msg_t *msg = NULL;
     pthread_mutex_lock(&self->lock);
     for (;;) {
@@ -208,13 +216,30 @@ agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
             p->msg = NULL;
             break;
         }
-        if (wait_us == 0 || self->closed ||
-            pthread_cond_timedwait(&self->arrived, &self->lock, &until) ==
-                ETIMEDOUT)
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t spent = (uint64_t)now.tv_sec * 1000000u +
+                         (uint64_t)now.tv_nsec / 1000u - start_us;
+        if (spent >= wait_us || self->closed ||
+            atomic_load(&self->interrupted))
             break;
+        uint64_t left = wait_us - spent;
+        struct timespec until = s_deadline(left < slice_us ? left : slice_us);
+        pthread_cond_timedwait(&self->arrived, &self->lock, &until);
     }
     pthread_mutex_unlock(&self->lock);
     return msg;
+}
+
+void
+agent_fix_interrupt(agent_fix_t *self)
+{
+    atomic_store(&self->interrupted, true);
+}
+
+bool
+agent_fix_interrupted(const agent_fix_t *self)
+{
+    return atomic_load(&((agent_fix_t *)self)->interrupted);
 }
 
 void

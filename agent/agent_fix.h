@@ -54,6 +54,11 @@ void agent_fix_free(proto_msg_t **msg_p);
 /*  Wake every thread waiting in agent_fix_take (on shutdown). */
 void agent_fix_close(agent_fix_t *self);
 
+/*  Make every wait in agent_fix_take, now and later, return at once.
+    Async-signal-safe (an atomic store): hb_agent_interrupt calls it. */
+void agent_fix_interrupt(agent_fix_t *self);
+bool agent_fix_interrupted(const agent_fix_t *self);
+
 /*  What applying a fix did, so it can be undone. */
 typedef struct {
     agent_knobs_snap_t snap;                      // knobs before the fix

@@ -606,6 +606,13 @@ hb_agent_new(const char *name, const char *endpoints, hb_err_t *why)
 }
 
 void
+hb_agent_interrupt(hb_agent_t *self)
+{
+    if (self && self->fixes)
+        agent_fix_interrupt(self->fixes);
+}
+
+void
 hb_agent_destroy(hb_agent_t **self_p)
 {
     if (!self_p || !*self_p)

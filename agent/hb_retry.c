@@ -73,6 +73,31 @@ s_default_sleep(void *arg, uint64_t us)
         ; // interrupted: sleep what remains
 }
 
+//  hb_agent_interrupt was called: the application is stopping.
+static bool
+s_interrupted(const hb_retry_t *self)
+{
+    return self->agent && agent_fix_interrupted(hb_agent_fixes(self->agent));
+}
+
+//  The backoff pause.  The default sleep is cut into slices so that an
+//  interrupt (from a signal handler, say) ends it promptly; an injected
+//  sleep is the test's business.
+static void
+s_pause(hb_retry_t *self, uint64_t us)
+{
+    if (self->sleep != s_default_sleep) {
+        self->sleep(self->clock_arg, us);
+        return;
+    }
+    const uint64_t slice_us = 50 * 1000;
+    while (us > 0 && !s_interrupted(self)) {
+        uint64_t step = us < slice_us ? us : slice_us;
+        s_default_sleep(NULL, step);
+        us -= step;
+    }
+}
+
 //  xorshift64*: enough for jitter, and per policy so no global state.
 static uint64_t
 s_default_rand(void *arg)
@@ -311,7 +336,7 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
             budget = self->deadline_us - used;
     }
     uint64_t until = s_mono_us() + budget;
-    for (int k = attempts + 1;; k++) {
+    for (int k = attempts + 1; !s_interrupted(self); k++) {
         uint64_t now = s_mono_us();
         proto_msg_t *msg =
             now < until ? agent_fix_take(hb_agent_fixes(self->agent),
@@ -324,6 +349,8 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
         if (ok)
             return HB_OK;
     }
+    if (s_interrupted(self))
+        return HB_ECLOSED;
     if (self->deadline_us &&
         self->now(self->clock_arg) - start >= self->deadline_us)
         return HB_ETIMEOUT;
@@ -359,8 +386,10 @@ hb_retry_run(hb_retry_t *self, hb_op_fn *op, void *arg)
             if (self->deadline_us && used + pause >= self->deadline_us)
                 return HB_ETIMEOUT;
             if (pause)
-                self->sleep(self->clock_arg, pause);
+                s_pause(self, pause);
         }
+        if (s_interrupted(self))
+            return HB_ECLOSED;
         if (self->deadline_us &&
             self->now(self->clock_arg) - start >= self->deadline_us)
             return HB_ETIMEOUT;

@@ -113,6 +113,13 @@ HB_EXPORT hb_agent_t *hb_agent_new(const char *name, const char *endpoints,
     other calls on the same agent. */
 HB_EXPORT void hb_agent_destroy(hb_agent_t **self_p);
 
+/*  The application is stopping: every hb_retry_run of this agent that is
+    waiting for a fix or pausing between attempts returns HB_ECLOSED within
+    about 50 ms, and later runs return HB_ECLOSED before their next attempt.
+    Async-signal-safe (one atomic store): call it from a SIGINT/SIGTERM
+    handler.  Publishing keeps working until hb_agent_destroy. */
+HB_EXPORT void hb_agent_interrupt(hb_agent_t *self);
+
 /*  Give the agent a logger (the library is silent until then). */
 HB_EXPORT void hb_agent_set_logger(hb_agent_t *self, hb_log_fn *fn,
                                    void *arg);
@@ -276,7 +283,8 @@ HB_EXPORT void hb_retry_set_rand(hb_retry_t *self, hb_rand_fn *rand,
     pending for this operation it is applied first (snapshot knobs, apply,
     run op as the test, commit or roll back, publish the fix result).
     Returns HB_OK on success, HB_ETIMEOUT when the deadline passed,
-    HB_EFAILED when every attempt (and healing) failed. */
+    HB_EFAILED when every attempt (and healing) failed, HB_ECLOSED after
+    hb_agent_interrupt. */
 HB_EXPORT hb_err_t hb_retry_run(hb_retry_t *self, hb_op_fn *op, void *arg);
 
 /*  Counters of this policy: fixes applied and committed, rolled back. */

@@ -56,13 +56,19 @@ typedef struct {
     dl_stats_t stats;
 } dl_job_t;
 
+// Signal handling lives here, in main's file: a stop request ends the
+// rounds, and hb_agent_interrupt (async-signal-safe) ends a heal wait or
+// backoff pause in progress.
 static volatile sig_atomic_t s_stop;
+static hb_agent_t *volatile s_agent_to_interrupt;
 
 static void
 s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
+    if (s_agent_to_interrupt)
+        hb_agent_interrupt(s_agent_to_interrupt);
 }
 
 static void
@@ -285,20 +291,6 @@ s_declare(dl_app_t *app, hb_err_t *why)
            app->batch_size;
 }
 
-//  Backoff pauses in slices, so a stop request ends them promptly (the
-//  library's own sleep resumes after a signal).
-static void
-s_retry_sleep(void *arg, uint64_t us)
-{
-    (void)arg;
-    while (us > 0 && !s_stop) {
-        uint64_t slice = us < 50000 ? us : 50000;
-        struct timespec ts = {0, (long)slice * 1000};
-        nanosleep(&ts, NULL);
-        us -= slice;
-    }
-}
-
 static hb_retry_t *
 s_policy(dl_app_t *app, const char *op, const dl_args_t *args)
 {
@@ -307,7 +299,6 @@ s_policy(dl_app_t *app, const char *op, const dl_args_t *args)
         return NULL;
     hb_retry_set_attempts(r, (int)args->attempts);
     hb_retry_set_backoff(r, 20 * 1000, 200 * 1000);
-    hb_retry_set_clock(r, NULL, s_retry_sleep, NULL);
     hb_retry_set_heal(r, args->heal, (uint64_t)args->heal_wait_ms * 1000);
     return r;
 }
@@ -373,6 +364,9 @@ main(int argc, char **argv)
     dl_app_t app;
     if (!s_app_init(&app, &args))
         return 1;
+    s_agent_to_interrupt = app.agent;
+    if (s_stop) // a signal that came while the agent started
+        hb_agent_interrupt(app.agent);
     bool all_ok = false;
     for (int64_t round = 1; !s_stop && (args.rounds == 0 ||
                                         round <= args.rounds); round++) {
@@ -383,6 +377,7 @@ main(int argc, char **argv)
         if (args.rounds == 0 || round < args.rounds)
             s_pause(args.interval_ms);
     }
+    s_agent_to_interrupt = NULL;
     s_app_destroy(&app);
     // Stopped by SIGINT/SIGTERM: a clean stop, whatever the files did.
     return s_stop || all_ok ? 0 : 1;

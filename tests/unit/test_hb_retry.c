@@ -11,6 +11,9 @@
 #include "hb_agent_int.h"
 
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -228,7 +231,7 @@ s_offer(hb_agent_t *a, const char *id, int64_t value)
 
 typedef struct {
     hb_knob_t *level;
-    int runs;
+    atomic_int runs; // read by a second thread in the interrupt test
 } s_levelled_t;
 
 //  Succeeds only when the knob `level` is at least 3.
@@ -289,6 +292,47 @@ test_wait_heal_tries_candidates_until_one_works(void **state)
     hb_agent_destroy(&a);
 }
 
+typedef struct {
+    hb_agent_t *agent;
+    hb_retry_t *retry;
+    s_levelled_t *levelled;
+    hb_err_t rc;
+} s_waiter_t;
+
+static void *
+s_wait_run(void *arg)
+{
+    s_waiter_t *w = arg;
+    w->rc = hb_retry_run(w->retry, s_needs_level, w->levelled);
+    return NULL;
+}
+
+static void
+test_interrupt_ends_a_heal_wait(void **state)
+{
+    (void)state;
+    hb_agent_t *a = s_agent();
+    s_levelled_t l = {.level = hb_knob_int(a, "level", 1, 0, 5, NULL)};
+    hb_retry_t *r = hb_retry_new(a, "load");
+    hb_retry_set_attempts(r, 1);
+    // An hour's wait for a fix that never comes: only the interrupt can
+    // end it (the test's own timeout would catch a hang).
+    hb_retry_set_heal(r, HB_HEAL_WAIT, 3600ull * 1000000);
+    s_waiter_t w = {a, r, &l, HB_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_wait_run, &w), 0);
+    // The heal request is published only after the single attempt failed.
+    while (l.runs == 0 || hb_agent_sent(a) + hb_agent_drops(a) < 2)
+        sched_yield();
+    hb_agent_interrupt(a);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, HB_ECLOSED);
+    // Later runs stop before their next attempt.
+    assert_int_equal(hb_retry_run(r, s_needs_level, &l), HB_ECLOSED);
+    hb_retry_destroy(&r);
+    hb_agent_destroy(&a);
+}
+
 static void
 test_heal_off_publishes_nothing_extra(void **state)
 {
@@ -321,6 +365,7 @@ main(void)
         cmocka_unit_test(test_deadline_already_spent_runs_nothing_more),
         cmocka_unit_test(test_async_heal_fails_now_and_applies_the_fix_next_call),
         cmocka_unit_test(test_wait_heal_tries_candidates_until_one_works),
+        cmocka_unit_test(test_interrupt_ends_a_heal_wait),
         cmocka_unit_test(test_heal_off_publishes_nothing_extra),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
