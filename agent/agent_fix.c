@@ -3,6 +3,8 @@
 
 #include "agent_fix.h"
 
+#include "hb_clock.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -203,10 +205,7 @@ agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
     //  Waits in slices so an interrupt raised from a signal handler, which
     //  cannot take the lock to signal the condition, is seen promptly.
     const uint64_t slice_us = 50 * 1000;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t start_us = (uint64_t)now.tv_sec * 1000000u +
-                        (uint64_t)now.tv_nsec / 1000u;
+    uint64_t start_us = (uint64_t)hb_clock_mono_us();
     proto_msg_t *msg = NULL;
     pthread_mutex_lock(&self->lock);
     for (;;) {
@@ -216,9 +215,7 @@ agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
             p->msg = NULL;
             break;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t spent = (uint64_t)now.tv_sec * 1000000u +
-                         (uint64_t)now.tv_nsec / 1000u - start_us;
+        uint64_t spent = (uint64_t)hb_clock_mono_us() - start_us;
         if (spent >= wait_us || self->closed ||
             atomic_load(&self->interrupted))
             break;

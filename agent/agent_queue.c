@@ -3,6 +3,7 @@
 
 #include "agent_queue.h"
 
+#include "hb_clock.h"
 #include "proto_codec.h"
 
 #include <assert.h>
@@ -78,14 +79,6 @@ agent_queue_destroy(agent_queue_t **self_p)
     free(self->ring);
     free(self);
     *self_p = NULL;
-}
-
-static int64_t
-s_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
@@ -214,7 +207,7 @@ agent_queue_push(agent_queue_t *self, const agent_queue_msg_t *msg,
     m.kind = msg->kind;
     m.version = PROTO_VERSION;
     m.sender = self->sender;
-    m.ts_us = s_wall_us();
+    m.ts_us = hb_clock_wall_us();
     size_t gap, need = S_HDR + S_ALIGN(bound);
     pthread_mutex_lock(&self->lock);
     size_t at = s_place(self, need, reserved ? self->size : self->limit, &gap);

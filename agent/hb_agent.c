@@ -9,6 +9,7 @@
 
 #include "agent_proc.h"
 #include "hb_agent_int.h"
+#include "hb_clock.h"
 #include "hb_endpoint.h"
 
 #include <assert.h>
@@ -79,22 +80,6 @@ typedef struct {
     char host[PROTO_MAX_ID + 1];
 } s_actor_t;
 
-static uint64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int64_t
-s_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 hb_agent_log(hb_agent_t *self, hb_log_level_t level, const char *fmt, ...)
 {
@@ -138,7 +123,7 @@ s_fill_heartbeat(s_actor_t *a, const agent_queue_entry_t *e, proto_msg_t *m)
         .drops = hb_agent_drops(self),
         .rss_bytes = usage.rss_bytes,
         .cpu_us = usage.cpu_us,
-        .uptime_ms = s_mono_ms() - self->start_ms};
+        .uptime_ms = (uint64_t)hb_clock_mono_ms() - self->start_ms};
 }
 
 //  Bodies of hello and heartbeat come from the actor's state when sent;
@@ -249,7 +234,7 @@ static void
 s_on_fix(s_actor_t *a, proto_msg_t *msg)
 {
     hb_agent_t *self = a->agent;
-    hb_err_t rc = agent_fix_validate(self->fixes, msg, s_wall_us());
+    hb_err_t rc = agent_fix_validate(self->fixes, msg, hb_clock_wall_us());
     if (rc != HB_OK) {
         uint64_t n = atomic_fetch_add(&self->fix_rejects[rc], 1) + 1;
         // Log the 1st, 10th, 100th... rejection for a reason: the counters
@@ -302,7 +287,7 @@ s_on_ask(s_actor_t *a, const proto_msg_t *msg)
         return;
     // Several nodes may ask at once: answer the first now, the rest once
     // per AGENT_ASK_MIN_MS, so an ask storm costs one hello per second.
-    uint64_t now = s_mono_ms();
+    uint64_t now = (uint64_t)hb_clock_mono_ms();
     if (a->ask_hello_at_ms == 0)
         a->ask_hello_at_ms = a->last_ask_hello_ms + AGENT_ASK_MIN_MS > now
                                  ? a->last_ask_hello_ms + AGENT_ASK_MIN_MS
@@ -453,7 +438,7 @@ static int
 s_timers(s_actor_t *a)
 {
     hb_agent_t *self = a->agent;
-    uint64_t now = s_mono_ms();
+    uint64_t now = (uint64_t)hb_clock_mono_ms();
     bool ask_due = a->ask_hello_at_ms && a->ask_hello_at_ms <= now;
     if (atomic_exchange(&self->hello_due, false) || ask_due) {
         s_push_own(a, PROTO_KIND_HELLO);
@@ -583,7 +568,7 @@ s_init(hb_agent_t *self, const char *name, const char *endpoints)
     self->fixes = self->knobs ? agent_fix_new(name, self->knobs) : NULL;
     if (!self->queue || !self->fixes)
         return HB_ENOMEM;
-    self->start_ms = s_mono_ms();
+    self->start_ms = (uint64_t)hb_clock_mono_ms();
     atomic_init(&self->heartbeat_ms, AGENT_HEARTBEAT_MS);
     atomic_init(&self->hello_due, true);
     atomic_init(&self->next_req_id, 1);

@@ -5,6 +5,7 @@
     back) on the caller's own thread. */
 
 #include "hb_agent_int.h"
+#include "hb_clock.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -49,18 +50,10 @@ hb_fail_set(hb_fail_t *fail, const char *error_class, const char *fmt, ...)
 }
 
 static uint64_t
-s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t
 s_default_now(void *arg)
 {
     (void)arg;
-    return s_mono_us();
+    return (uint64_t)hb_clock_mono_us();
 }
 
 static void
@@ -125,7 +118,8 @@ hb_retry_new(hb_agent_t *agent, const char *operation)
     self->now = s_default_now;
     self->sleep = s_default_sleep;
     self->rand = s_default_rand;
-    self->rand_state = (s_mono_us() ^ (uint64_t)(uintptr_t)self) | 1;
+    self->rand_state =
+        ((uint64_t)hb_clock_mono_us() ^ (uint64_t)(uintptr_t)self) | 1;
     self->rand_arg = &self->rand_state;
     return self;
 }
@@ -277,9 +271,7 @@ s_try_fix(hb_retry_t *self, proto_msg_t *msg, hb_op_fn *op, void *arg,
 {
     const proto_fix_t *fix = &msg->u.fix;
     agent_fix_t *fixes = hb_agent_fixes(self->agent);
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    int64_t now_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+    int64_t now_us = hb_clock_wall_us();
     hb_err_t rc = fix->expires_us > 0 && fix->expires_us <= now_us
                       ? HB_EEXPIRED
                       : agent_fix_apply(fixes, fix, &self->undo);
@@ -335,9 +327,9 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
         if (self->deadline_us - used < budget)
             budget = self->deadline_us - used;
     }
-    uint64_t until = s_mono_us() + budget;
+    uint64_t until = (uint64_t)hb_clock_mono_us() + budget;
     for (int k = attempts + 1; !s_interrupted(self); k++) {
-        uint64_t now = s_mono_us();
+        uint64_t now = (uint64_t)hb_clock_mono_us();
         proto_msg_t *msg =
             now < until ? agent_fix_take(hb_agent_fixes(self->agent),
                                          self->op, until - now)

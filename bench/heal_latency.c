@@ -24,6 +24,7 @@
     Usage: heal_latency [--heals N] [--agents K] [--set KEY=VALUE]...
     [--verbose] */
 
+#include "hb_clock.h"
 #include "proto_codec.h"
 
 #include <errno.h>
@@ -76,14 +77,6 @@ s_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-s_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ------------------------------------------------------ child processes -- */
@@ -248,7 +241,7 @@ s_hello(bench_agents_t *a, uint32_t i, uint8_t *buf, size_t cap, size_t *len)
     m.subject = m.sender = a->names[i];
     m.version = PROTO_VERSION;
     m.seq = ++a->seq[i];
-    m.ts_us = s_wall_us();
+    m.ts_us = hb_clock_wall_us();
     proto_hello_t *h = &m.u.hello;
     h->pid = (uint32_t)getpid();
     h->host = "bench";
@@ -279,7 +272,7 @@ s_heal(bench_agents_t *a, uint32_t i, uint8_t *buf, size_t cap, size_t *len)
     m.subject = m.sender = a->names[i];
     m.version = PROTO_VERSION;
     m.seq = ++a->seq[i];
-    m.ts_us = s_wall_us();
+    m.ts_us = hb_clock_wall_us();
     m.u.heal = (proto_heal_t){++a->req_id,
                               BENCH_OP,
                               "TimeoutError",
@@ -299,7 +292,7 @@ s_fixres(bench_agents_t *a, uint32_t i, const proto_fix_t *fix, uint8_t *buf,
     m.subject = m.sender = a->names[i];
     m.version = PROTO_VERSION;
     m.seq = ++a->seq[i];
-    m.ts_us = s_wall_us();
+    m.ts_us = hb_clock_wall_us();
     m.u.fixres = (proto_fixres_t){fix->fix_id, fix->req_id,
                                   fix->op,     PROTO_OUTCOME_COMMITTED,
                                   "HB_OK",     120};

@@ -2,6 +2,7 @@
 
 #include "broker_fwd.h"
 
+#include "hb_clock.h"
 #include "proto_msg.h"
 
 #include <assert.h>
@@ -37,14 +38,6 @@ struct broker_fwd {
     hb_log_complaint_t complaints[BROKER_DROP_COUNT];
     hb_log_complaint_t stats_complaint;
 };
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *
 s_socket(broker_fwd_t *self, int type, int hwm)
@@ -202,7 +195,7 @@ broker_fwd_new(const broker_fwd_config_t *config, broker_stats_t *stats,
     }
     self->stop_fd = config->stop_fd;
     self->stats_interval_ms = config->stats_interval_ms;
-    self->started_ms = s_now_ms();
+    self->started_ms = hb_clock_mono_ms();
     self->stats = stats;
     self->count = broker_stats_counters(stats);
     self->log = log;
@@ -415,7 +408,7 @@ s_publish_stats(broker_fwd_t *self)
 {
     broker_stats_frame_t f;
     hb_err_t rc = broker_stats_encode(
-        self->stats, (uint64_t)(s_now_ms() - self->started_ms), &f);
+        self->stats, (uint64_t)(hb_clock_mono_ms() - self->started_ms), &f);
     if (rc != HB_OK) {
         hb_log_complain(self->log, &self->stats_complaint,
                         "cannot encode the stats message: %s",
@@ -439,7 +432,7 @@ s_poll_timeout(const broker_fwd_t *self, int64_t next_stats_ms)
 {
     if (self->stats_interval_ms == 0)
         return -1;
-    int64_t left = next_stats_ms - s_now_ms();
+    int64_t left = next_stats_ms - hb_clock_mono_ms();
     return left > 0 ? left : 0;
 }
 
@@ -452,7 +445,7 @@ broker_fwd_run(broker_fwd_t *self)
                               {self->monitor, 0, ZMQ_POLLIN, 0},
                               {NULL, self->stop_fd, ZMQ_POLLIN, 0}};
     int n_items = self->stop_fd >= 0 ? 4 : 3;
-    int64_t next_stats = s_now_ms() + self->stats_interval_ms;
+    int64_t next_stats = hb_clock_mono_ms() + self->stats_interval_ms;
     for (;;) {
         int rc = zmq_poll(items, n_items, (long)s_poll_timeout(self, next_stats));
         if (rc < 0 && zmq_errno() == EINTR)
@@ -471,9 +464,9 @@ broker_fwd_run(broker_fwd_t *self)
                 ;
         if (items[2].revents & ZMQ_POLLIN)
             s_monitor_event(self);
-        if (self->stats_interval_ms > 0 && s_now_ms() >= next_stats) {
+        if (self->stats_interval_ms > 0 && hb_clock_mono_ms() >= next_stats) {
             s_publish_stats(self);
-            next_stats = s_now_ms() + self->stats_interval_ms;
+            next_stats = hb_clock_mono_ms() + self->stats_interval_ms;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 #include "broker_stats.h"
 
+#include "hb_clock.h"
 #include "proto_codec.h"
 
 #include <assert.h>
@@ -91,14 +92,6 @@ s_get(const broker_counters_t *c, size_t i)
     return v;
 }
 
-static int64_t
-s_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 hb_err_t
 broker_stats_encode(broker_stats_t *self, uint64_t uptime_ms,
                     broker_stats_frame_t *out)
@@ -110,7 +103,7 @@ broker_stats_encode(broker_stats_t *self, uint64_t uptime_ms,
     msg.version = PROTO_VERSION;
     msg.sender = self->id;
     msg.seq = self->seq + 1;
-    msg.ts_us = s_wall_us();
+    msg.ts_us = hb_clock_wall_us();
     msg.u.node.role = "broker";
     msg.u.node.uptime_ms = uptime_ms;
     for (size_t i = 0; i < S_NFIELDS; i++) {

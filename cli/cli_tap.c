@@ -8,6 +8,7 @@
 
 #include "cli_json.h"
 #include "cli_seqtrack.h"
+#include "hb_clock.h"
 #include "hb_endpoint.h"
 #include "hb_log.h"
 #include "proto_codec.h"
@@ -104,14 +105,6 @@ typedef struct {
     unsigned bad_in_window;
     uint64_t bad_suppressed; // not shown since the last report
 } s_tap_t;
-
-static int64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ options -- */
 
@@ -789,11 +782,8 @@ s_line_begin(s_tap_t *self, s_out_t *o, int64_t ts_us)
 {
     *o = (s_out_t){.f = self->out, .json = self->opts.json};
     o->first[0] = true;
-    if (ts_us == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    }
+    if (ts_us == 0)
+        ts_us = hb_clock_wall_us();
     char when[80];
     if (!s_local_time(ts_us, o->json, when, sizeof when))
         snprintf(when, sizeof when, "?");
@@ -887,7 +877,7 @@ s_show_bad(s_tap_t *self, const void *topic, size_t topic_len, size_t body_len,
            const char *why)
 {
     self->bad++;
-    int64_t now = s_mono_ms();
+    int64_t now = hb_clock_mono_ms();
     if (now - self->bad_window_ms >= 1000) {
         self->bad_window_ms = now;
         self->bad_in_window = 0;
@@ -1161,7 +1151,7 @@ static int
 s_run(s_tap_t *self)
 {
     const s_opts_t *o = &self->opts;
-    int64_t start = s_mono_ms();
+    int64_t start = hb_clock_mono_ms();
     int64_t deadline =
         o->timeout_s > 0 ? start + (int64_t)llround(o->timeout_s * 1000) : -1;
     self->tick_start_ms = start;
@@ -1178,7 +1168,7 @@ s_run(s_tap_t *self)
         // Nothing waiting (or a burst done): make the lines visible now.
         if (!s_flush(self))
             return CLI_TAP_EXIT_RUNTIME;
-        int64_t now = s_mono_ms();
+        int64_t now = hb_clock_mono_ms();
         if (o->stats && now - self->tick_start_ms >= 1000)
             s_show_stats(self, now);
         if (deadline >= 0 && now >= deadline)

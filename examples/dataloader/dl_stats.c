@@ -5,20 +5,13 @@
     guards. */
 
 #include "dl_stats.h"
+#include "hb_clock.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 s_cmp(const void *a, const void *b)
@@ -77,12 +70,12 @@ dl_stats_compute(const dl_table_t *t, const dl_stats_opts_t *opts,
         out->col[c].min = INFINITY;
         out->col[c].max = -INFINITY;
     }
-    int64_t start = s_now_ms();
+    int64_t start = hb_clock_mono_ms();
     bool ok = true;
     for (size_t first = 0; first < t->rows && ok; first += batch) {
         size_t n = t->rows - first < batch ? t->rows - first : batch;
         s_batch(t, first, n, work, sum, sq, med, out);
-        int64_t spent = s_now_ms() - start;
+        int64_t spent = hb_clock_mono_ms() - start;
         if (spent > opts->timeout_ms) {
             *error_class = "TimeoutError";
             snprintf(why, why_len,

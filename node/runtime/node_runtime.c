@@ -6,6 +6,7 @@
 
 #include "node_runtime.h"
 
+#include "hb_clock.h"
 #include "hb_endpoint.h"
 #include "node_dedupe.h"
 #include "node_members.h"
@@ -56,18 +57,14 @@ static int64_t
 s_sys_mono_ms(void *arg)
 {
     (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return hb_clock_mono_ms();
 }
 
 static int64_t
 s_sys_wall_us(void *arg)
 {
     (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return hb_clock_wall_us();
 }
 
 int64_t

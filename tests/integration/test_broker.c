@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "healbus.h"
+#include "hb_clock.h"
 #include "proto_codec.h"
 #include "test_proc.h"
 
@@ -36,14 +37,6 @@ typedef struct {
     char back[256];
     void *ctx;
 } t_env_t;
-
-static long long
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 //  Start a broker on tcp://127.0.0.1:* with `extra` flags (NULL-ended).
 static void
@@ -100,11 +93,11 @@ s_sub(t_env_t *env, const char *prefix, int hwm)
 static void
 s_wait_subscribed(void *pub, const char *prefix)
 {
-    long long deadline = s_now_ms() + T_WAIT_MS;
+    long long deadline = hb_clock_mono_ms() + T_WAIT_MS;
     char buf[256];
     size_t n = strlen(prefix);
     for (;;) {
-        long long left = deadline - s_now_ms();
+        long long left = deadline - hb_clock_mono_ms();
         zmq_pollitem_t it = {pub, 0, ZMQ_POLLIN, 0};
         if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0)
             fail_msg("the subscription to '%s' never reached the publisher",
@@ -214,9 +207,9 @@ s_assert_balanced(const proto_msg_t *m)
 static void
 s_wait_stats(void *sub, const char *name, uint64_t min, proto_msg_t *out)
 {
-    long long deadline = s_now_ms() + T_WAIT_MS;
+    long long deadline = hb_clock_mono_ms() + T_WAIT_MS;
     for (;;) {
-        long long left = deadline - s_now_ms();
+        long long left = deadline - hb_clock_mono_ms();
         if (left <= 0 || !s_recv_msg(sub, (int)left, out))
             fail_msg("no stats message with %s >= %llu", name,
                      (unsigned long long)min);
@@ -508,9 +501,9 @@ test_broker_counts_drops_for_a_slow_subscriber(void **state)
 static uint64_t
 s_agent_sync(hb_agent_t *agent, void *sub)
 {
-    long long deadline = s_now_ms() + T_WAIT_MS;
+    long long deadline = hb_clock_mono_ms() + T_WAIT_MS;
     proto_msg_t m;
-    while (s_now_ms() < deadline) {
+    while (hb_clock_mono_ms() < deadline) {
         assert_int_equal(hb_agent_metric(agent, "sync", 0), HB_OK);
         assert_int_equal(hb_agent_flush(agent, T_WAIT_MS), HB_OK);
         while (s_recv_msg(sub, 50, &m)) {
@@ -661,10 +654,10 @@ s_run(const char *const *args, char *out, size_t len)
     }
     close(fds[1]);
     size_t used = 0;
-    long long deadline = s_now_ms() + T_WAIT_MS;
+    long long deadline = hb_clock_mono_ms() + T_WAIT_MS;
     for (;;) {
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        long long left = deadline - s_now_ms();
+        long long left = deadline - hb_clock_mono_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
             kill(pid, SIGKILL);
             break;

@@ -8,6 +8,7 @@
     by rendezvous ownership that moves when the peer stops.  The
     healbus-node binary is checked for its exit codes and clean SIGTERM. */
 
+#include "hb_clock.h"
 #include "node_role.h"
 #include "node_runtime.h"
 #include "proto_codec.h"
@@ -279,14 +280,6 @@ s_teardown(void **state)
     return 0;
 }
 
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *
 s_sub(fixture_t *f, int broker, const char *prefix)
 {
@@ -305,7 +298,7 @@ static bool
 s_recv(void *sub, int64_t deadline, proto_msg_t *msg)
 {
     for (;;) {
-        int64_t left = deadline - s_now_ms();
+        int64_t left = deadline - hb_clock_mono_ms();
         if (left <= 0)
             return false;
         zmq_pollitem_t item = {.socket = sub, .events = ZMQ_POLLIN};
@@ -343,7 +336,7 @@ test_runtime_ready_heartbeat_and_ask(void **state)
     // The first ask.* may predate our subscription; the runtime repeats it
     // one heartbeat later, and a heartbeat comes every 100 ms.
     proto_msg_t msg;
-    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    int64_t deadline = hb_clock_mono_ms() + S_WAIT_MS;
     assert_true(s_recv(hb, deadline, &msg));
     assert_int_equal(msg.kind, PROTO_KIND_NODE);
     assert_string_equal(msg.subject, "probe-1");
@@ -413,16 +406,16 @@ s_pub(fixture_t *f, int broker)
 static void
 s_wait_path(void *pub, void *echo, const char *sender)
 {
-    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    int64_t deadline = hb_clock_mono_ms() + S_WAIT_MS;
     uint64_t seq = 0;
     proto_msg_t msg;
     for (;;) {
         s_send_err(pub, sender, ++seq);
-        if (s_recv(echo, s_now_ms() + 50, &msg)) {
+        if (s_recv(echo, hb_clock_mono_ms() + 50, &msg)) {
             proto_msg_clear(&msg);
             return;
         }
-        if (s_now_ms() > deadline)
+        if (hb_clock_mono_ms() > deadline)
             fail_msg("no echo from the node through %s", sender);
     }
 }
@@ -478,7 +471,7 @@ test_runtime_dedupes_two_brokers_counts_garbage_and_gaps(void **state)
     // The echo shows what reached the role: 1..N once each, then N+3.
     bool got[N + 4] = {false};
     proto_msg_t msg;
-    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    int64_t deadline = hb_clock_mono_ms() + S_WAIT_MS;
     int echoes = 0;
     while (!got[N + 3]) {
         if (!s_recv(echo, deadline, &msg))
@@ -525,7 +518,7 @@ test_runtime_rejections_counted_per_code(void **state)
         proto_codec_reject(&expect, code);
     }
     proto_msg_t msg;
-    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    int64_t deadline = hb_clock_mono_ms() + S_WAIT_MS;
     bool settled = false;
     while (!settled && s_recv(beats, deadline, &msg)) {
         settled = s_counter(&msg, "rejected") == S_N_GARBAGE;
@@ -547,7 +540,7 @@ static void
 s_wait_ownership(void *beats, const char *id, uint64_t owned, uint64_t peers,
                  uint64_t *got_owned)
 {
-    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    int64_t deadline = hb_clock_mono_ms() + S_WAIT_MS;
     proto_msg_t msg;
     while (s_recv(beats, deadline, &msg)) {
         bool match = strcmp(msg.sender, id) == 0 &&

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "healbus.h"
+#include "hb_clock.h"
 #include "proto_codec.h"
 #include "test_proc.h"
 
@@ -41,14 +42,6 @@ typedef struct {
     void *zctx;
     void *sub;
 } env_t;
-
-static int64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_start_node(env_t *env)
@@ -128,9 +121,9 @@ s_recv_prediction(env_t *env, int wait_ms, proto_msg_t *msg)
 static void
 s_climb_until_predicted(env_t *env, proto_msg_t *pred)
 {
-    int64_t start = s_mono_ms();
+    int64_t start = hb_clock_mono_ms();
     for (;;) {
-        int64_t elapsed = s_mono_ms() - start;
+        int64_t elapsed = hb_clock_mono_ms() - start;
         if (elapsed > T_DEADLINE_MS)
             fail_msg("no prediction on pred. within %d ms", T_DEADLINE_MS);
         double rate = 0.05 + 0.02 * (double)(elapsed / T_BUCKET_MS);
@@ -161,9 +154,9 @@ s_journal(env_t *env)
 static json_t *
 s_wait_journal(env_t *env)
 {
-    int64_t start = s_mono_ms();
+    int64_t start = hb_clock_mono_ms();
     proto_msg_t other;
-    while (s_mono_ms() - start < T_WAIT_MS) {
+    while (hb_clock_mono_ms() - start < T_WAIT_MS) {
         json_t *doc = s_journal(env);
         if (doc && json_array_size(json_object_get(doc, "predictions")) > 0)
             return doc;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "healbus.h"
+#include "hb_clock.h"
 #include "proto_codec.h"
 #include "test_proc.h"
 
@@ -62,14 +63,6 @@ typedef struct {
     int fails;
     int call;
 } s_op_t;
-
-static int64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static test_proc_t *
 s_node(env_t *env, const char *role, const char *id, const char *const *set)
@@ -216,9 +209,9 @@ static void
 s_run_until_healed(env_t *env, hb_retry_t *retry, s_seen_t *seen)
 {
     s_op_t op = {env, 1, 0};
-    int64_t start = s_mono_ms();
+    int64_t start = hb_clock_mono_ms();
     while (!seen->committed) {
-        int64_t elapsed = s_mono_ms() - start;
+        int64_t elapsed = hb_clock_mono_ms() - start;
         if (elapsed > T_DEADLINE_MS)
             fail_msg("within %d ms: heal request from the predictor %s, "
                      "fix %s, fixres committed %s", T_DEADLINE_MS,

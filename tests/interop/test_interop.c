@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "hb_clock.h"
 #include "proto_codec.h"
+
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -31,14 +33,6 @@ typedef struct {
     size_t count;
     int script_status; // exit status, -1 while unknown
 } got_t;
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 //  Receive one two-frame message and decode it into got->msgs[count].
 static void
@@ -83,8 +77,8 @@ s_collect(got_t *got)
     assert_int_equal(posix_spawn(&pid, PYTHON, NULL, NULL, argv, environ), 0);
 
     got->script_status = -1;
-    int64_t deadline = s_now_ms() + DEADLINE_MS;
-    while (got->count < N_MSGS && s_now_ms() < deadline) {
+    int64_t deadline = hb_clock_mono_ms() + DEADLINE_MS;
+    while (got->count < N_MSGS && hb_clock_mono_ms() < deadline) {
         zmq_pollitem_t item = {pull, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, 100);
         if (n > 0)

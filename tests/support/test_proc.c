@@ -2,6 +2,8 @@
 
 #include "test_proc.h"
 
+#include "hb_clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,14 +30,6 @@ struct test_proc {
     size_t buf_len;
 };
 
-static long long
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 s_take_line(test_proc_t *self, char *line, size_t len)
 {
@@ -55,7 +49,7 @@ bool
 test_proc_wait_line(test_proc_t *self, const char *needle, char *out,
                     size_t len, int timeout_ms)
 {
-    long long deadline = s_now_ms() + timeout_ms;
+    long long deadline = hb_clock_mono_ms() + timeout_ms;
     char line[1024];
     for (;;) {
         while (s_take_line(self, line, sizeof line)) {
@@ -64,7 +58,7 @@ test_proc_wait_line(test_proc_t *self, const char *needle, char *out,
                 return true;
             }
         }
-        long long left = deadline - s_now_ms();
+        long long left = deadline - hb_clock_mono_ms();
         if (left <= 0)
             return false;
         struct pollfd pfd = {.fd = self->out_fd, .events = POLLIN};
@@ -158,7 +152,7 @@ test_proc_pid(const test_proc_t *self)
 static bool
 s_reap(test_proc_t *self, int timeout_ms)
 {
-    long long deadline = s_now_ms() + timeout_ms;
+    long long deadline = hb_clock_mono_ms() + timeout_ms;
     while (!self->reaped) {
         pid_t r = waitpid(self->pid, &self->status, WNOHANG);
         if (r == self->pid) {
@@ -167,7 +161,7 @@ s_reap(test_proc_t *self, int timeout_ms)
         }
         if (r < 0 && errno != EINTR)
             return false;
-        if (s_now_ms() >= deadline)
+        if (hb_clock_mono_ms() >= deadline)
             return false;
         struct timespec nap = {0, 2 * 1000 * 1000}; // polling waitpid
         nanosleep(&nap, NULL);
