@@ -9,6 +9,7 @@
 
 #include "healbus.h"
 #include "proto_codec.h"
+#include "test_bus.h"
 #include "test_proc.h"
 
 #include <jansson.h>
@@ -52,33 +53,6 @@ s_start_healer(env_t *env, const char *id)
     assert_non_null(env->healer);
 }
 
-//  An agent's first messages can leave before its connection to the broker
-//  is up: wait until one of its hellos comes back through the broker.
-static void
-s_wait_agent_on_bus(env_t *env, const char *name)
-{
-    char back[160], topic[128];
-    const char *colon = strrchr(env->front, ':');
-    int port = atoi(colon + 1);
-    snprintf(back, sizeof back, "%.*s:%d", (int)(colon - env->front),
-             env->front, port + 1);
-    snprintf(topic, sizeof topic, "hello.%s", name);
-    void *ctx = zmq_ctx_new();
-    void *sub = zmq_socket(ctx, ZMQ_SUB);
-    assert_int_equal(zmq_connect(sub, back), 0);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    bool seen = false;
-    for (int i = 0; i < 100 && !seen; i++) {
-        hb_agent_announce(env->agent);
-        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
-        seen = zmq_poll(&it, 1, 100) > 0;
-    }
-    zmq_close(sub);
-    zmq_ctx_term(ctx);
-    if (!seen)
-        fail_msg("no hello from %s came through the broker", name);
-}
-
 static void
 s_start_agent(env_t *env, const char *name)
 {
@@ -95,7 +69,9 @@ s_start_agent(env_t *env, const char *name)
                                     dates, &why);
     env->parser = hb_knob_enum(env->agent, "parser", "memory", parsers, &why);
     assert_non_null(env->parser);
-    s_wait_agent_on_bus(env, name);
+    char back[160];
+    test_bus_back_of(env->front, back, sizeof back);
+    test_bus_wait_hello(env->agent, back);
 }
 
 static int

@@ -12,6 +12,7 @@
 #include "node_role.h"
 #include "node_runtime.h"
 #include "proto_codec.h"
+#include "test_bus.h"
 #include "test_proc.h"
 
 #include <setjmp.h>
@@ -236,14 +237,6 @@ typedef struct {
     s_node_t *nodes[4]; // stopped by the teardown if still running
 } fixture_t;
 
-static void
-s_back_of(const char *front, char *back, size_t len)
-{
-    const char *colon = strrchr(front, ':');
-    int port = atoi(colon + 1);
-    snprintf(back, len, "%.*s:%d", (int)(colon - front), front, port + 1);
-}
-
 static int
 s_setup(void **state)
 {
@@ -251,7 +244,7 @@ s_setup(void **state)
     for (int i = 0; i < 2; i++) {
         f->broker[i] = test_proc_broker(f->front[i], sizeof f->front[i]);
         assert_non_null(f->broker[i]);
-        s_back_of(f->front[i], f->back[i], sizeof f->back[i]);
+        test_bus_back_of(f->front[i], f->back[i], sizeof f->back[i]);
     }
     snprintf(f->both, sizeof f->both, "%s,%s", f->front[0], f->front[1]);
     f->dir = test_proc_tmpdir();

@@ -16,6 +16,7 @@
 #include "healbus.h"
 #include "hb_clock.h"
 #include "proto_codec.h"
+#include "test_bus.h"
 #include "test_proc.h"
 
 #include <jansson.h>
@@ -98,22 +99,8 @@ s_teardown(void **state)
 static bool
 s_recv_prediction(env_t *env, int wait_ms, proto_msg_t *msg)
 {
-    memset(msg, 0, sizeof *msg); // nothing to clear unless decoded
-    zmq_pollitem_t item = {env->sub, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, wait_ms) <= 0)
-        return false;
-    char topic[PROTO_MAX_TOPIC + 1];
-    static uint8_t body[PROTO_MAX_FRAME];
-    int tl = zmq_recv(env->sub, topic, sizeof topic, 0);
-    int more = 0;
-    size_t ml = sizeof more;
-    zmq_getsockopt(env->sub, ZMQ_RCVMORE, &more, &ml);
-    assert_true(tl > 0 && more);
-    int bl = zmq_recv(env->sub, body, sizeof body, 0);
-    assert_true(bl > 0);
-    assert_int_equal(proto_codec_decode(topic, (size_t)tl, body, (size_t)bl,
-                                        msg), HB_OK);
-    return msg->kind == PROTO_KIND_PREDICTION;
+    return test_bus_recv(env->sub, wait_ms, msg) &&
+           msg->kind == PROTO_KIND_PREDICTION;
 }
 
 //  The agent reports load_csv attempts whose error rate climbs by two

@@ -20,6 +20,7 @@
 #include "healbus.h"
 #include "hb_clock.h"
 #include "proto_codec.h"
+#include "test_bus.h"
 #include "test_proc.h"
 
 #include <signal.h>
@@ -93,7 +94,7 @@ s_setup(void **state)
     env->zctx = zmq_ctx_new();
     env->sub = zmq_socket(env->zctx, ZMQ_SUB);
     assert_int_equal(zmq_connect(env->sub, env->back), 0);
-    const char *topics[] = {"heal.", "fix.", "fixres.", "hello." T_AGENT};
+    const char *topics[] = {"heal.", "fix.", "fixres."};
     for (size_t i = 0; i < sizeof topics / sizeof *topics; i++)
         assert_int_equal(zmq_setsockopt(env->sub, ZMQ_SUBSCRIBE, topics[i],
                                         strlen(topics[i])),
@@ -119,46 +120,6 @@ s_teardown(void **state)
     free(env->dir);
     free(env);
     return 0;
-}
-
-//  One message from the SUB socket within wait_ms, decoded; false when
-//  none came.
-static bool
-s_recv(env_t *env, int wait_ms, proto_msg_t *msg)
-{
-    memset(msg, 0, sizeof *msg); // nothing to clear unless decoded
-    zmq_pollitem_t item = {env->sub, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, wait_ms) <= 0)
-        return false;
-    char topic[PROTO_MAX_TOPIC + 1];
-    static uint8_t body[PROTO_MAX_FRAME];
-    int tl = zmq_recv(env->sub, topic, sizeof topic, 0);
-    int more = 0;
-    size_t ml = sizeof more;
-    zmq_getsockopt(env->sub, ZMQ_RCVMORE, &more, &ml);
-    assert_true(tl > 0 && more);
-    int bl = zmq_recv(env->sub, body, sizeof body, 0);
-    assert_true(bl > 0);
-    assert_int_equal(proto_codec_decode(topic, (size_t)tl, body, (size_t)bl,
-                                        msg),
-                     HB_OK);
-    return true;
-}
-
-//  An agent's first messages can leave before its connection to the
-//  broker is up: announce until its hello comes back through the broker.
-static void
-s_wait_agent_on_bus(env_t *env)
-{
-    proto_msg_t m;
-    for (int i = 0; i < 100; i++) {
-        hb_agent_announce(env->agent);
-        bool hello = s_recv(env, 100, &m) && m.kind == PROTO_KIND_HELLO;
-        proto_msg_clear(&m);
-        if (hello)
-            return;
-    }
-    fail_msg("no hello from %s came through the broker", T_AGENT);
 }
 
 //  The operation: with timeout_ms below 200 it times out on `fails` of
@@ -224,7 +185,7 @@ s_run_until_healed(env_t *env, hb_retry_t *retry, s_seen_t *seen)
             hb_retry_run(retry, s_fetch, &op);
         proto_msg_t m;
         int wait_ms = 20;
-        while (s_recv(env, wait_ms, &m)) {
+        while (test_bus_recv(env->sub, wait_ms, &m)) {
             s_note(&m, seen);
             proto_msg_clear(&m);
             wait_ms = 0; // drain what is there, then run the op again
@@ -251,7 +212,7 @@ test_predictor_act_heals_before_the_failure(void **state)
     env->timeout_ms = hb_knob_int(env->agent, "timeout_ms", 100, 1, 100000,
                                   NULL);
     assert_non_null(env->timeout_ms);
-    s_wait_agent_on_bus(env);
+    test_bus_wait_hello(env->agent, env->back);
     hb_retry_t *retry = hb_retry_new(env->agent, "fetch");
     assert_non_null(retry);
     hb_retry_set_attempts(retry, 1);
