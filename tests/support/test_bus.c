@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -39,9 +40,8 @@ test_bus_recv(void *sub, int wait_ms, proto_msg_t *msg)
     assert_true(tl > 0 && more);
     int bl = zmq_recv(sub, body, sizeof body, 0);
     assert_true(bl > 0);
-    assert_int_equal(proto_codec_decode(topic, (size_t)tl, body, (size_t)bl,
-                                        msg),
-                     HB_OK);
+    assert_int_equal(
+        proto_codec_decode(topic, (size_t)tl, body, (size_t)bl, msg), HB_OK);
     return true;
 }
 
