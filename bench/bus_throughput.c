@@ -14,6 +14,7 @@
     agent]; pin it with `taskset -c 0 bus_throughput` to measure on one
     CPU. */
 
+#include "bench_util.h"
 #include "healbus.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@
 typedef struct {
     char front[256];  // publishers connect here
     char back[256];   // subscribers connect here
-    pid_t pid;        // the forwarder process (broker or zmq_proxy)
+    bench_proc_t proc; // the forwarder process (broker or zmq_proxy)
 } bench_fwd_t;
 
 typedef struct {
@@ -48,99 +49,22 @@ typedef struct {
     uint64_t sent, drops; // agent: its counters when it stopped
 } bench_pub_t;
 
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* -------------------------------------------------------- forwarders -- */
-
-//  The child side of the raw case: zmq_proxy between an XSUB and an XPUB
-//  on free loopback ports, announced on stdout like the broker does.
-static int
-s_proxy_main(void)
-{
-    void *ctx = zmq_ctx_new();
-    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
-    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
-    // The same high-water marks as healbus-broker: equal buffering.
-    int hwm = BENCH_HWM;
-    zmq_setsockopt(xsub, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    char front[256], back[256];
-    size_t fl = sizeof front, bl = sizeof back;
-    if (zmq_bind(xsub, "tcp://127.0.0.1:*") != 0 ||
-        zmq_bind(xpub, "tcp://127.0.0.1:*") != 0 ||
-        zmq_getsockopt(xsub, ZMQ_LAST_ENDPOINT, front, &fl) != 0 ||
-        zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, back, &bl) != 0) {
-        fprintf(stderr, "bus_throughput: proxy: %s\n",
-                zmq_strerror(zmq_errno()));
-        return 1;
-    }
-    printf("proxy ready front=%s back=%s\n", front, back);
-    fflush(stdout);
-    zmq_proxy(xsub, xpub, NULL); // until killed
-    return 0;
-}
-
-static bool
-s_field(const char *line, const char *key, char *out, size_t len)
-{
-    const char *p = strstr(line, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, " \r\n");
-    if (n >= len)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
 
 //  Start `path` with `argv` and read its ready line from its stdout.
 static bool
 s_fwd_start(const char *path, char *const argv[], bench_fwd_t *fwd)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return false;
-    fwd->pid = fork();
-    if (fwd->pid < 0)
-        return false;
-    if (fwd->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(path, argv);
-        fprintf(stderr, "bus_throughput: exec %s: %s\n", path,
-                strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[1024];
-    FILE *out = fdopen(fds[0], "r");
-    bool ok = out && fgets(line, sizeof line, out) &&
-              s_field(line, "front=", fwd->front, sizeof fwd->front) &&
-              s_field(line, "back=", fwd->back, sizeof fwd->back);
-    if (out)
-        fclose(out); // the child's later writes get EPIPE: it writes none
-    else
-        close(fds[0]);
-    if (!ok)
-        fprintf(stderr, "bus_throughput: %s printed no ready line\n", path);
-    return ok;
+    return bench_proc_start(&fwd->proc, path, argv, false) &&
+           bench_field(fwd->proc.line, "front", fwd->front,
+                       sizeof fwd->front) &&
+           bench_field(fwd->proc.line, "back", fwd->back, sizeof fwd->back);
 }
 
 static void
 s_fwd_stop(bench_fwd_t *fwd)
 {
-    kill(fwd->pid, SIGTERM);
-    while (waitpid(fwd->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    bench_proc_stop(&fwd->proc);
 }
 
 /* -------------------------------------------------------- publishers -- */
@@ -223,7 +147,7 @@ s_run(bench_pub_t *p, void *(*publisher)(void *), double seconds,
         if (zmq_msg_recv(&msg, sub, 0) < 0)
             break;                                   // the body frame
         if (count++ == 0)
-            first = s_now();
+            first = bench_now_s();
         // Reading the clock on every message would cost the subscriber
         // more than the receive: look at it every 256 messages.
         if ((count & 255) != 0)
@@ -231,7 +155,7 @@ s_run(bench_pub_t *p, void *(*publisher)(void *), double seconds,
         // The agent's bodies grow with the sequence number: keep the
         // latest size, which the raw runs then use.
         *body_len = zmq_msg_size(&msg);
-        now = s_now();
+        now = bench_now_s();
         if (start == 0 && now - first >= BENCH_WARMUP_S) {
             start = now;
             counted = count;
@@ -248,20 +172,6 @@ s_run(bench_pub_t *p, void *(*publisher)(void *), double seconds,
     if (start == 0 || now <= start || count <= counted)
         return -1;
     return (double)(count - counted) / (now - start);
-}
-
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, s_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 typedef struct {
@@ -339,7 +249,7 @@ int
 main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--proxy") == 0)
-        return s_proxy_main();
+        return bench_proxy_main(BENCH_HWM);
     bench_opts_t o = {.seconds = 1.5, .runs = 5};
     if (!s_parse_args(argc, argv, &o)) {
         fprintf(stderr, "usage: bus_throughput [--seconds 0.1-60] "
@@ -371,18 +281,20 @@ main(int argc, char **argv)
                i + 1, r[0], r[1], r[2]);
         fflush(stdout);
     }
-    double agent = s_median(rate[0], o.runs);
+    double agent = bench_median(rate[0], (size_t)o.runs);
     printf("body %zu bytes, %d runs of %.1f s each (after %.1f s warm-up), "
            "medians:\n",
            body_len, o.runs, o.seconds, BENCH_WARMUP_S);
     printf("healbus agent -> healbus-broker -> SUB: %10.0f msg/s\n", agent);
     if (o.only_agent)
         return 0;
-    double pub = s_median(rate[1], o.runs), proxy = s_median(rate[2], o.runs);
+    double pub = bench_median(rate[1], (size_t)o.runs);
+    double proxy = bench_median(rate[2], (size_t)o.runs);
     printf("raw PUB       -> healbus-broker -> SUB: %10.0f msg/s\n", pub);
     printf("raw PUB       -> zmq_proxy      -> SUB: %10.0f msg/s\n", proxy);
     printf("ratio healbus / raw zmq_proxy: %.3f  (broker alone: %.3f; "
            "median of per-run ratios: %.3f)\n",
-           agent / proxy, pub / proxy, s_median(rate[3], o.runs));
+           agent / proxy, pub / proxy,
+           bench_median(rate[3], (size_t)o.runs));
     return 0;
 }

@@ -21,6 +21,7 @@
     The first --warmup episodes are run and not counted. Usage:
     heal_efficacy [--episodes N] [--warmup W] [--seed S] */
 
+#include "bench_util.h"
 #include "healer_catalog.h"
 #include "healer_intel.h"
 #include "healer_learn.h"
@@ -316,24 +317,6 @@ s_print(const char *name, const eff_tally_t *t)
            fix);
 }
 
-static long
-s_arg(int argc, char **argv, const char *name, long def, long lo, long hi)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) != 0)
-            continue;
-        char *end;
-        errno = 0;
-        long v = strtol(argv[i + 1], &end, 10);
-        if (errno || *end || v < lo || v > hi) {
-            fprintf(stderr, "heal_efficacy: %s wants %ld..%ld\n", name, lo, hi);
-            exit(2);
-        }
-        return v;
-    }
-    return def;
-}
-
 static void
 s_report(const eff_tally_t t[3], long warmup)
 {
@@ -367,9 +350,9 @@ main(int argc, char **argv)
                "[--seed S]\n");
         return 0;
     }
-    long episodes = s_arg(argc, argv, "--episodes", 20000, 1, 100000000);
-    long warmup = s_arg(argc, argv, "--warmup", 500, 0, 100000000);
-    uint64_t rng = (uint64_t)s_arg(argc, argv, "--seed", 42, 0, LONG_MAX);
+    long episodes = bench_arg(argc, argv, "--episodes", 20000, 1, 100000000);
+    long warmup = bench_arg(argc, argv, "--warmup", 500, 0, 100000000);
+    uint64_t rng = (uint64_t)bench_arg(argc, argv, "--seed", 42, 0, LONG_MAX);
     healer_catalog_t *cat = healer_catalog_builtin();
     eff_healer_t h;
     if (!cat || !s_healer_new(&h, cat, rng)) {

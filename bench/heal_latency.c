@@ -24,6 +24,7 @@
     Usage: heal_latency [--heals N] [--agents K] [--set KEY=VALUE]...
     [--verbose] */
 
+#include "bench_util.h"
 #include "hb_clock.h"
 #include "proto_codec.h"
 
@@ -48,12 +49,6 @@
 #define BENCH_OP "fetch"
 
 typedef struct {
-    pid_t pid;
-    int out_fd;      // the child's stdout, for its ready line
-    char line[1024]; // its ready line
-} bench_proc_t;
-
-typedef struct {
     void *pub, *sub; // ours, connected to one forwarder
 } bench_pair_t;
 
@@ -71,122 +66,7 @@ typedef struct {
     size_t n;
 } bench_samples_t;
 
-static int64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ------------------------------------------------------ child processes -- */
-
-//  Value of "key=" in a ready line, up to the next space.
-static bool
-s_field(const char *line, const char *key, char *out, size_t len)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=", key);
-    const char *p = strstr(line, pat);
-    if (!p)
-        return false;
-    p += strlen(pat);
-    size_t n = strcspn(p, " \r\n");
-    if (n >= len)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
-//  Read one line from fd within `timeout_ms`, byte by byte so nothing after
-//  it is consumed (the children print one line).
-static bool
-s_read_line(int fd, char *line, size_t len, int timeout_ms)
-{
-    int64_t deadline = s_now_ns() + (int64_t)timeout_ms * 1000000;
-    size_t n = 0;
-    while (n + 1 < len) {
-        int left = (int)((deadline - s_now_ns()) / 1000000);
-        struct pollfd p = {fd, POLLIN, 0};
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return false;
-        char c;
-        if (read(fd, &c, 1) != 1)
-            return false;
-        if (c == '\n')
-            break;
-        line[n++] = c;
-    }
-    line[n] = '\0';
-    return true;
-}
-
-static bool
-s_start(bench_proc_t *p, const char *path, char *const argv[], bool quiet)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return false;
-    p->pid = fork();
-    if (p->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO); // dup2 clears O_CLOEXEC on the copy
-        int null = quiet ? open("/dev/null", O_WRONLY) : -1;
-        if (null >= 0)
-            dup2(null, STDERR_FILENO); // the healer logs a line per heal
-        execv(path, argv);
-        fprintf(stderr, "heal_latency: exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    p->out_fd = fds[0];
-    if (p->pid > 0 && s_read_line(p->out_fd, p->line, sizeof p->line, 10000))
-        return true;
-    fprintf(stderr, "heal_latency: %s printed no ready line\n", path);
-    return false;
-}
-
-//  SIGTERM, then wait for the exit through a pidfd (no polling sleep);
-//  SIGKILL if it takes more than five seconds.
-static void
-s_stop(bench_proc_t *p)
-{
-    if (p->pid <= 0)
-        return;
-    kill(p->pid, SIGTERM);
-    int pfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-    struct pollfd w = {pfd, POLLIN, 0};
-    if (pfd < 0 || poll(&w, 1, 5000) <= 0)
-        kill(p->pid, SIGKILL);
-    if (pfd >= 0)
-        close(pfd);
-    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    close(p->out_fd);
-    p->pid = 0;
-}
-
 /* ---------------------------------------------------- raw forwarder/echo -- */
-
-static int
-s_proxy_main(void)
-{
-    void *ctx = zmq_ctx_new();
-    void *xsub = zmq_socket(ctx, ZMQ_XSUB), *xpub = zmq_socket(ctx, ZMQ_XPUB);
-    char front[256], back[256];
-    size_t fl = sizeof front, bl = sizeof back;
-    if (zmq_bind(xsub, "tcp://127.0.0.1:*") != 0 ||
-        zmq_bind(xpub, "tcp://127.0.0.1:*") != 0 ||
-        zmq_getsockopt(xsub, ZMQ_LAST_ENDPOINT, front, &fl) != 0 ||
-        zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, back, &bl) != 0) {
-        fprintf(stderr, "heal_latency: proxy: %s\n", zmq_strerror(zmq_errno()));
-        return 1;
-    }
-    printf("proxy ready front=%s back=%s\n", front, back);
-    fflush(stdout);
-    zmq_proxy(xsub, xpub, NULL); // until SIGTERM
-    return 0;
-}
 
 //  The raw stand-in for the healer: every "heal.X" request is answered with
 //  "fix.X" and a body of `fix_len` bytes; "fixres." is subscribed to and
@@ -316,7 +196,7 @@ static int64_t
 s_recv(void *sub, char *topic, size_t cap, zmq_msg_t *body, int64_t deadline)
 {
     for (;;) {
-        int left = (int)((deadline - s_now_ns()) / 1000000);
+        int left = (int)((deadline - bench_now_ns()) / 1000000);
         zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
         if (left < 0 || zmq_poll(&it, 1, left) <= 0)
             return -1;
@@ -325,7 +205,7 @@ s_recv(void *sub, char *topic, size_t cap, zmq_msg_t *body, int64_t deadline)
             continue;
         topic[(size_t)tl < cap - 1 ? (size_t)tl : cap - 1] = '\0';
         if (zmq_msg_recv(body, sub, 0) >= 0)
-            return s_now_ns();
+            return bench_now_ns();
     }
 }
 
@@ -344,7 +224,7 @@ s_heal_sample(bench_agents_t *a, bench_pair_t *bus, uint32_t i, double *fix_us,
     a->heal_len = len;
     zmq_msg_t body;
     zmq_msg_init(&body);
-    int64_t t0 = s_now_ns(), deadline = t0 + BENCH_WAIT_MS * 1000000ll;
+    int64_t t0 = bench_now_ns(), deadline = t0 + BENCH_WAIT_MS * 1000000ll;
     s_send(bus->pub, "heal", a->names[i], buf, len);
     proto_msg_t fix;
     for (;;) {
@@ -368,7 +248,7 @@ s_heal_sample(bench_agents_t *a, bench_pair_t *bus, uint32_t i, double *fix_us,
     s_fixres(a, i, &fix.u.fix, buf, sizeof buf, &len);
     proto_msg_clear(&fix);
     a->fixres_len = len;
-    int64_t t2 = s_now_ns();
+    int64_t t2 = bench_now_ns();
     s_send(bus->pub, "fixres", a->names[i], buf, len);
     deadline = t2 + BENCH_WAIT_MS * 1000000ll;
     int64_t t3;
@@ -392,14 +272,14 @@ s_raw_sample(const bench_agents_t *a, bench_pair_t *raw, uint32_t i,
            a->heal_len > a->fixres_len ? a->heal_len : a->fixres_len);
     zmq_msg_t body;
     zmq_msg_init(&body);
-    int64_t t0 = s_now_ns(), deadline = t0 + BENCH_WAIT_MS * 1000000ll;
+    int64_t t0 = bench_now_ns(), deadline = t0 + BENCH_WAIT_MS * 1000000ll;
     s_send(raw->pub, "heal", a->names[i], buf, a->heal_len);
     int64_t t1, t3 = -1;
     while ((t1 = s_recv(raw->sub, topic, sizeof topic, &body, deadline)) >= 0)
         if (strncmp(topic, "fix.", 4) == 0)
             break;
     if (t1 >= 0) {
-        int64_t t2 = s_now_ns();
+        int64_t t2 = bench_now_ns();
         s_send(raw->pub, "fixres", a->names[i], buf, a->fixres_len);
         deadline = t2 + BENCH_WAIT_MS * 1000000ll;
         while ((t3 = s_recv(raw->sub, topic, sizeof topic, &body, deadline)) >=
@@ -485,26 +365,12 @@ s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 
 /* --------------------------------------------------------------- report -- */
 
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-//  Nearest-rank percentile of a sorted array.
-static double
-s_pct(const double *v, size_t n, double p)
-{
-    size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
-    return v[k == 0 ? 0 : (k > n ? n - 1 : k - 1)];
-}
-
 static void
 s_row(const char *name, double *v, size_t n, double q[3])
 {
-    qsort(v, n, sizeof *v, s_cmp);
-    q[0] = s_pct(v, n, 50), q[1] = s_pct(v, n, 99), q[2] = s_pct(v, n, 99.9);
+    bench_sort(v, n);
+    q[0] = bench_pct(v, n, 50), q[1] = bench_pct(v, n, 99),
+    q[2] = bench_pct(v, n, 99.9);
     printf("  %-28s %9.1f %9.1f %9.1f\n", name, q[0], q[1], q[2]);
 }
 
@@ -558,9 +424,10 @@ s_start_healbus(bench_env_t *env)
     char path[PATH_MAX + 32], data[128];
     snprintf(path, sizeof path, "%s/healbus-broker", env->bin);
     char *bargv[] = {"healbus-broker", "--front", "tcp://127.0.0.1:*", NULL};
-    if (!s_start(&env->broker, path, bargv, env->quiet) ||
-        !s_field(env->broker.line, "front", env->front, sizeof env->front) ||
-        !s_field(env->broker.line, "back", env->back, sizeof env->back))
+    if (!bench_proc_start(&env->broker, path, bargv, env->quiet) ||
+        !bench_field(env->broker.line, "front", env->front,
+                     sizeof env->front) ||
+        !bench_field(env->broker.line, "back", env->back, sizeof env->back))
         return false;
     snprintf(data, sizeof data, "%s/data", env->dir);
     snprintf(path, sizeof path, "%s/healbus-node", env->bin);
@@ -577,22 +444,23 @@ s_start_healbus(bench_env_t *env)
         hargv[n++] = env->sets[i];
     }
     hargv[n] = NULL;
-    return s_start(&env->healer, path, hargv, env->quiet);
+    return bench_proc_start(&env->healer, path, hargv, env->quiet);
 }
 
 static bool
 s_start_raw(bench_env_t *env, size_t fix_len)
 {
     char *pargv[] = {"heal_latency", "--proxy", NULL};
-    if (!s_start(&env->proxy, env->self_exe, pargv, false) ||
-        !s_field(env->proxy.line, "front", env->rfront, sizeof env->rfront) ||
-        !s_field(env->proxy.line, "back", env->rback, sizeof env->rback))
+    if (!bench_proc_start(&env->proxy, env->self_exe, pargv, false) ||
+        !bench_field(env->proxy.line, "front", env->rfront,
+                     sizeof env->rfront) ||
+        !bench_field(env->proxy.line, "back", env->rback, sizeof env->rback))
         return false;
     char len[32];
     snprintf(len, sizeof len, "%zu", fix_len);
     char *eargv[] = {"heal_latency", "--echo", env->rfront,
                      env->rback,     len,      NULL};
-    return s_start(&env->echo, env->self_exe, eargv, false);
+    return bench_proc_start(&env->echo, env->self_exe, eargv, false);
 }
 
 //  User + system CPU time of a process so far, in microseconds (-1 if
@@ -636,24 +504,6 @@ s_measure(bench_agents_t *a, bench_pair_t *bus, bench_pair_t *raw, size_t heals,
             a->lost++;
     }
     return h->n > 0 && r->n > 0;
-}
-
-static long
-s_arg(int argc, char **argv, const char *name, long def, long lo, long hi)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) != 0)
-            continue;
-        char *end;
-        errno = 0;
-        long v = strtol(argv[i + 1], &end, 10);
-        if (errno || *end || v < lo || v > hi) {
-            fprintf(stderr, "heal_latency: %s wants %ld..%ld\n", name, lo, hi);
-            exit(2);
-        }
-        return v;
-    }
-    return def;
 }
 
 static int
@@ -713,7 +563,7 @@ int
 main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--proxy") == 0)
-        return s_proxy_main();
+        return bench_proxy_main(0);
     if (argc == 5 && strcmp(argv[1], "--echo") == 0)
         return s_echo_main(argv[2], argv[3], strtoul(argv[4], NULL, 10));
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
@@ -724,9 +574,9 @@ main(int argc, char **argv)
             "broker's and healer's logs\n");
         return 0;
     }
-    size_t heals = (size_t)s_arg(argc, argv, "--heals", 5000, 10, 10000000);
-    uint32_t agents =
-        (uint32_t)s_arg(argc, argv, "--agents", 16, 1, BENCH_MAX_AGENTS - 1);
+    size_t heals = (size_t)bench_arg(argc, argv, "--heals", 5000, 10, 10000000);
+    uint32_t agents = (uint32_t)bench_arg(argc, argv, "--agents", 16, 1,
+                                          BENCH_MAX_AGENTS - 1);
     signal(SIGPIPE, SIG_IGN);
     static bench_env_t env;
     env.quiet = true;
@@ -754,10 +604,10 @@ main(int argc, char **argv)
     int rc = 1;
     if (s_start_healbus(&env))
         rc = s_bench(&env, heals, agents);
-    s_stop(&env.echo);
-    s_stop(&env.proxy);
-    s_stop(&env.healer);
-    s_stop(&env.broker);
+    bench_proc_stop(&env.echo);
+    bench_proc_stop(&env.proxy);
+    bench_proc_stop(&env.healer);
+    bench_proc_stop(&env.broker);
     nftw(env.dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

@@ -8,6 +8,7 @@
     standing in for a broker), so both pay a real send into a live pipe.
     Usage: publish_cost [--rounds N]   (prints one line per figure) */
 
+#include "bench_util.h"
 #include "hb_agent_int.h"
 
 #include <czmq.h>
@@ -18,28 +19,6 @@
 
 #define BATCH 32       // calls timed together (clock cost amortised)
 #define FLUSH_EVERY 8  // batches between flushes, so the queue never fills
-
-static uint64_t
-s_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, s_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 //  The sink: an XSUB that subscribes to everything and reads until $TERM.
 static void
@@ -94,7 +73,7 @@ s_bare_error(s_bare_t *b, int i)
     m.subject = m.sender = "bench-agent";
     m.version = PROTO_VERSION;
     m.seq = ++b->seq;
-    m.ts_us = (int64_t)(s_ns() / 1000);
+    m.ts_us = bench_now_ns() / 1000;
     m.u.error = (proto_error_t){.op = "load_csv",
                                 .error_class = "IOError",
                                 .text = text,
@@ -110,7 +89,7 @@ s_bare_metric(s_bare_t *b, int i)
     m.subject = m.sender = "bench-agent";
     m.version = PROTO_VERSION;
     m.seq = ++b->seq;
-    m.ts_us = (int64_t)(s_ns() / 1000);
+    m.ts_us = bench_now_ns() / 1000;
     m.u.metric = (proto_metric_t){.name = "queue_depth", .value = i};
     s_bare_send(b, &m);
 }
@@ -125,7 +104,7 @@ s_measure(s_what_t what, hb_agent_t *a, s_bare_t *b, size_t rounds,
     for (size_t r = 0; r < rounds; r++) {
         if (a && r % FLUSH_EVERY == 0)
             hb_agent_flush(a, 10000); // outside the timed batches
-        uint64_t t0 = s_ns();
+        int64_t t0 = bench_now_ns();
         for (int k = 0; k < BATCH; k++, i++) {
             switch (what) {
             case S_AGENT_ERROR:
@@ -143,9 +122,9 @@ s_measure(s_what_t what, hb_agent_t *a, s_bare_t *b, size_t rounds,
                 break;
             }
         }
-        samples[r] = (double)(s_ns() - t0) / BATCH;
+        samples[r] = (double)(bench_now_ns() - t0) / BATCH;
     }
-    return s_median(samples, rounds);
+    return bench_median(samples, rounds);
 }
 
 int
