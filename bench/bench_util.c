@@ -1,7 +1,9 @@
 /*  bench_util.c - clock, statistics, options and child processes for the
     benchmark programs (see bench_util.h). */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 // pipe2, program_invocation_short_name
+#endif
 
 #include "bench_util.h"
 

@@ -6,20 +6,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "../node/predictor/predictor_detector.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double
-s_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int
 main(int argc, char **argv)
@@ -41,7 +34,7 @@ main(int argc, char **argv)
     }
     uint64_t lcg = 1;
     long alerts = 0;
-    double start = s_now_s();
+    double start = bench_now_s();
     for (long i = 0; i < samples; i++) {
         lcg = lcg * UINT64_C(6364136223846793005) + 1;
         double noise = (double)(lcg >> 11) / 9007199254740992.0 - 0.5;
@@ -51,7 +44,7 @@ main(int argc, char **argv)
         predictor_detector_update(d, (int64_t)i * 300000, v, &r);
         alerts += r.alert;
     }
-    double took = s_now_s() - start;
+    double took = bench_now_s() - start;
     printf("detector_speed: %ld samples in %.3f s: %.0f samples/s, "
            "%.2f us/sample, %ld alerts\n",
            samples, took, samples / took, took * 1e6 / samples, alerts);

@@ -8,6 +8,7 @@
 #endif
 
 #include "../node/healer/healer_templates.h"
+#include "bench_util.h"
 
 #include <sched.h>
 #include <stdbool.h>
@@ -109,14 +110,6 @@ s_load_system(s_corpus_t *c, const char *dir, const char *sys)
     return col >= 0 ? 0 : -1;
 }
 
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 // One run: a fresh miner fed `passes` times over the corpus; lines/s.
 static double
 s_run(const s_corpus_t *c, int passes, size_t *groups)
@@ -124,22 +117,15 @@ s_run(const s_corpus_t *c, int passes, size_t *groups)
     healer_templates_t *m = healer_templates_new(NULL);
     if (!m)
         return 0.0;
-    double t0 = s_now();
+    double t0 = bench_now_s();
     for (int k = 0; k < passes; k++) {
         for (size_t i = 0; i < c->count; i++)
             healer_templates_add(m, c->text[i], c->len[i]);
     }
-    double dt = s_now() - t0;
+    double dt = bench_now_s() - t0;
     *groups = healer_templates_count(m);
     healer_templates_destroy(&m);
     return (double)passes * (double)c->count / dt;
-}
-
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void
@@ -175,7 +161,7 @@ main(int argc, char **argv)
     double rate[S_RUNS];
     for (int r = 0; r < S_RUNS; r++)
         rate[r] = s_run(c, passes, &groups);
-    qsort(rate, S_RUNS, sizeof *rate, s_cmp_double);
+    bench_sort(rate, S_RUNS);
     s_print_cpu();
     printf("messages: %zu x %d passes per run, %zu templates\n", c->count,
            passes, groups);
