@@ -69,9 +69,8 @@ s_setup(void **state)
     assert_true(test_proc_field(env->broker, "back", env->back,
                                 sizeof env->back));
     env->zctx = zmq_ctx_new();
-    env->sub = zmq_socket(env->zctx, ZMQ_SUB);
-    assert_int_equal(zmq_connect(env->sub, env->back), 0);
-    assert_int_equal(zmq_setsockopt(env->sub, ZMQ_SUBSCRIBE, "pred.", 5), 0);
+    const char *topics[] = {"pred.", NULL};
+    env->sub = test_bus_sub(env->zctx, env->back, topics);
     *state = env;
     return 0;
 }

@@ -92,13 +92,8 @@ s_setup(void **state)
     assert_true(test_proc_field(env->broker, "back", env->back,
                                 sizeof env->back));
     env->zctx = zmq_ctx_new();
-    env->sub = zmq_socket(env->zctx, ZMQ_SUB);
-    assert_int_equal(zmq_connect(env->sub, env->back), 0);
-    const char *topics[] = {"heal.", "fix.", "fixres."};
-    for (size_t i = 0; i < sizeof topics / sizeof *topics; i++)
-        assert_int_equal(zmq_setsockopt(env->sub, ZMQ_SUBSCRIBE, topics[i],
-                                        strlen(topics[i])),
-                         0);
+    const char *topics[] = {"heal.", "fix.", "fixres.", NULL};
+    env->sub = test_bus_sub(env->zctx, env->back, topics);
     *state = env;
     return 0;
 }

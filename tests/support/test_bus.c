@@ -24,6 +24,18 @@ test_bus_back_of(const char *front, char *back, size_t len)
     snprintf(back, len, "%.*s:%d", (int)(colon - front), front, port + 1);
 }
 
+void *
+test_bus_sub(void *ctx, const char *back, const char *const *prefixes)
+{
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    assert_int_equal(zmq_connect(sub, back), 0);
+    for (; *prefixes; prefixes++)
+        assert_int_equal(
+            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, *prefixes, strlen(*prefixes)),
+            0);
+    return sub;
+}
+
 bool
 test_bus_recv(void *sub, int wait_ms, proto_msg_t *msg)
 {
@@ -51,9 +63,8 @@ test_bus_wait_hello(hb_agent_t *agent, const char *back)
     char topic[128];
     snprintf(topic, sizeof topic, "hello.%s", hb_agent_name(agent));
     void *ctx = zmq_ctx_new();
-    void *sub = zmq_socket(ctx, ZMQ_SUB);
-    assert_int_equal(zmq_connect(sub, back), 0);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    const char *prefixes[] = {topic, NULL};
+    void *sub = test_bus_sub(ctx, back, prefixes);
     bool seen = false;
     for (int i = 0; i < 100 && !seen; i++) {
         hb_agent_announce(agent);

@@ -17,6 +17,11 @@
     ("tcp://HOST:PORT"): the same host at port + 1. */
 void test_bus_back_of(const char *front, char *back, size_t len);
 
+/*  A SUB socket in `ctx` connected to `back` and subscribed to each prefix
+    in `prefixes` (NULL-terminated); both asserted to succeed. Caller
+    closes it. */
+void *test_bus_sub(void *ctx, const char *back, const char *const *prefixes);
+
 /*  One two-frame message from `sub` within `wait_ms`, decoded into *msg
     (asserted to decode); false when none came.  *msg is zeroed first, so
     proto_msg_clear on it is safe either way. */
