@@ -442,6 +442,24 @@ test_broker_publishes_stats(void **state)
 
 /* ------------------------------------------------------- slow subscriber -- */
 
+//  A subscriber left unread while the test floods the broker: a small kernel
+//  buffer as well as a small HWM (set before connecting), so that the way
+//  to it fills long before the test's N messages.
+static void *
+s_slow_sub(t_env_t *env, const char *prefix)
+{
+    void *slow = zmq_socket(env->ctx, ZMQ_SUB);
+    int ten = 10, rcvbuf = 4096, zero = 0;
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_RCVHWM, &ten, sizeof ten), 0);
+    assert_int_equal(
+        zmq_setsockopt(slow, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(
+        zmq_setsockopt(slow, ZMQ_SUBSCRIBE, prefix, strlen(prefix)), 0);
+    assert_int_equal(zmq_connect(slow, env->back), 0);
+    return slow;
+}
+
 static void
 test_broker_counts_drops_for_a_slow_subscriber(void **state)
 {
@@ -449,16 +467,7 @@ test_broker_counts_drops_for_a_slow_subscriber(void **state)
     t_env_t env;
     const char *extra[] = {"--hwm", "10", NULL};
     s_start(&env, "0.05", extra);
-    // A small kernel buffer as well as a small HWM (set before connecting),
-    // so that the way to the slow subscriber fills long before N.
-    void *slow = zmq_socket(env.ctx, ZMQ_SUB);
-    int ten = 10, rcvbuf = 4096, zero = 0;
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_RCVHWM, &ten, sizeof ten), 0);
-    assert_int_equal(
-        zmq_setsockopt(slow, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_LINGER, &zero, sizeof zero), 0);
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "metric.", 7), 0);
-    assert_int_equal(zmq_connect(slow, env.back), 0);
+    void *slow = s_slow_sub(&env, "metric.");
     void *stats = s_sub(&env, "stats.", 1000);
     void *pub = s_pub(&env, "metric.");
     enum { N = 50000 };
@@ -563,14 +572,7 @@ test_broker_slow_subscriber_sees_agent_sequence_gap(void **state)
     t_env_t env;
     const char *extra[] = {"--hwm", "10", NULL};
     s_start(&env, "0.05", extra);
-    void *slow = zmq_socket(env.ctx, ZMQ_SUB);
-    int ten = 10, rcvbuf = 4096, zero = 0;
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_RCVHWM, &ten, sizeof ten), 0);
-    assert_int_equal(
-        zmq_setsockopt(slow, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_LINGER, &zero, sizeof zero), 0);
-    assert_int_equal(zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "metric.a2", 9), 0);
-    assert_int_equal(zmq_connect(slow, env.back), 0);
+    void *slow = s_slow_sub(&env, "metric.a2");
     void *stats = s_sub(&env, "stats.", 1000);
     hb_agent_t *agent = hb_agent_new("a2", env.front, NULL);
     assert_non_null(agent);
