@@ -87,20 +87,10 @@ typedef struct {
     uint64_t f_heals[EFF_N_FAULTS], f_fixes[EFF_N_FAULTS];
 } eff_tally_t;
 
-static uint64_t
-s_rand(void *arg)
-{
-    uint64_t *state = arg;
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static double
 s_unit(uint64_t *state)
 {
-    return (double)(s_rand(state) >> 11) / 9007199254740992.0;
+    return (double)(healer_learn_splitmix(state) >> 11) / 9007199254740992.0;
 }
 
 static void
@@ -113,8 +103,8 @@ s_draw(uint64_t *rng, const healer_catalog_t *cat, eff_world_t *w)
     w->fault = 0;
     while (w->fault + 1 < EFF_N_FAULTS && pick >= s_faults[w->fault].weight)
         pick -= s_faults[w->fault++].weight;
-    w->agent = (uint32_t)(s_rand(rng) % EFF_AGENTS);
-    w->number = 16 + (int)(s_rand(rng) % 4000);
+    w->agent = (uint32_t)(healer_learn_splitmix(rng) % EFF_AGENTS);
+    w->number = 16 + (int)(healer_learn_splitmix(rng) % 4000);
     w->clears_on = 1;
     while (w->clears_on < 8 && s_unit(rng) >= EFF_TRANSIENT_P)
         w->clears_on++;
@@ -224,7 +214,7 @@ s_healer_new(eff_healer_t *h, const healer_catalog_t *cat, uint64_t seed)
     healer_intel_cfg_t icfg;
     healer_intel_cfg_defaults(&icfg);
     h->intel = h->miner ? healer_intel_new(&icfg, h->miner, NULL) : NULL;
-    h->learn = healer_learn_new(4096, s_rand, &h->rng);
+    h->learn = healer_learn_new(4096, healer_learn_splitmix, &h->rng);
     healer_orch_cfg_t ocfg;
     healer_orch_cfg_defaults(&ocfg); // max_candidates 3, intensity 5/min
     healer_orch_env_t env = {h,    s_publish, s_now_ms,      s_wall_us,

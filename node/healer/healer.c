@@ -35,16 +35,6 @@ typedef struct {
 
 typedef void(s_handler_fn)(healer_t *self, const proto_msg_t *msg);
 
-static uint64_t
-s_rand(void *arg)
-{
-    uint64_t *state = arg;
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* ---------------------------------------------------- orchestrator env -- */
 
 static hb_err_t
@@ -153,7 +143,8 @@ s_build(healer_t *self)
         return false;
     self->catalog = s_catalog(self);
     self->miner = healer_templates_new(NULL);
-    self->learn = healer_learn_new(learn_max, s_rand, &self->rng);
+    self->learn =
+        healer_learn_new(learn_max, healer_learn_splitmix, &self->rng);
     self->journal = healer_journal_new(node_ctx_store(ctx), self->log,
                                        journal_max);
     if (!self->catalog || !self->miner || !self->learn || !self->journal ||

@@ -43,6 +43,16 @@ s_hash(const char *pattern, const char *fix)
     return hb_hash32_str(h, fix);
 }
 
+uint64_t
+healer_learn_splitmix(void *state)
+{
+    uint64_t *s = state;
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 healer_learn_t *
 healer_learn_new(uint32_t cap, healer_learn_rand_fn *rand, void *arg)
 {

@@ -22,6 +22,10 @@ typedef struct healer_learn healer_learn_t;
 /*  Uniform 64-bit random values (same shape as hb_rand_fn). */
 typedef uint64_t(healer_learn_rand_fn)(void *arg);
 
+/*  The generator the healer gives healer_learn_new: splitmix64 over the
+    uint64_t that `state` points to (any seed). Not for secrets. */
+uint64_t healer_learn_splitmix(void *state);
+
 /*  One learned record, as listed for persistence. `pattern` is "" for the
     per-class aggregate of `fix`. Strings borrowed until the next change. */
 typedef struct {
