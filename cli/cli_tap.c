@@ -335,6 +335,10 @@ s_vstr(s_out_t *o, const char *v)
 static void
 s_str(s_out_t *o, const char *key, const char *v)
 {
+    // A readable line leaves out empty strings (a committed fix has no
+    // reason); JSON keeps every key so scripts see a fixed shape.
+    if (!o->json && (!v || !*v))
+        return;
     s_key(o, key);
     s_vstr(o, v);
 }
