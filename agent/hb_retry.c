@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+// While waiting for a fix, the heal request is repeated this often.
+#define HB_RETRY_REASK_US (1000u * 1000u)
+
 struct hb_fail {
     char error_class[PROTO_MAX_CLASS + 1];
     char text[PROTO_MAX_TEXT + 1];
@@ -328,18 +331,32 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
             budget = self->deadline_us - used;
     }
     uint64_t until = (uint64_t)hb_clock_mono_us() + budget;
-    for (int k = attempts + 1; !s_interrupted(self); k++) {
+    //  No fix for a while: ask again with the same request id.  The first
+    //  request can be lost (a healer that was not yet subscribed, a broker
+    //  that died); the healer ignores a request id it has handled.
+    uint64_t ask_again = (uint64_t)hb_clock_mono_us() + HB_RETRY_REASK_US;
+    int k = attempts + 1;
+    while (!s_interrupted(self)) {
         uint64_t now = (uint64_t)hb_clock_mono_us();
-        proto_msg_t *msg =
-            now < until ? agent_fix_take(hb_agent_fixes(self->agent),
-                                         self->op, until - now)
-                        : NULL;
-        if (!msg)
+        if (now >= until)
             break;
-        bool ok = s_try_fix(self, msg, op, arg, k, fail);
+        if (now >= ask_again) {
+            hb_agent_push(self->agent, &m, true);
+            ask_again = now + HB_RETRY_REASK_US;
+        }
+        uint64_t wait = until - now;
+        if (ask_again - now < wait)
+            wait = ask_again - now;
+        proto_msg_t *msg =
+            agent_fix_take(hb_agent_fixes(self->agent), self->op, wait);
+        if (!msg)
+            continue;
+        bool ok = s_try_fix(self, msg, op, arg, k++, fail);
         agent_fix_free(&msg);
         if (ok)
             return HB_OK;
+        // The healer sends its next candidate by itself.
+        ask_again = (uint64_t)hb_clock_mono_us() + HB_RETRY_REASK_US;
     }
     if (s_interrupted(self))
         return HB_ECLOSED;

@@ -76,14 +76,14 @@ typedef struct {
 } s_episode_t;
 
 enum {
-    C_HEALS, C_HEAL_BUSY, C_FIXES_SENT, C_RESENDS, C_COMMITTED,
+    C_HEALS, C_HEAL_BUSY, C_HEAL_REPEAT, C_FIXES_SENT, C_RESENDS, C_COMMITTED,
     C_ROLLED_BACK, C_REJECTED, C_DUPLICATES, C_NO_RESULT, C_STALE,
     C_ESCALATIONS, C_REFUSED, C_ASKS, C_CMD_RUN, C_CMD_SKIPPED,
     C_CMD_FAILED, C_DROPPED, C_COUNT
 };
 
 static const char *const s_counter_names[C_COUNT] = {
-    "heals", "heal_busy", "fixes_sent", "fix_resends", "fixes_committed",
+    "heals", "heal_busy", "heal_repeats", "fixes_sent", "fix_resends", "fixes_committed",
     "fixes_rolled_back", "fixes_rejected", "fix_duplicates", "no_result", "stale_results",
     "escalations", "heals_refused", "asks", "escalate_cmds",
     "escalate_cmds_skipped", "escalate_cmds_failed", "heals_dropped"};
@@ -558,6 +558,12 @@ healer_orch_heal(healer_orch_t *self, const char *agent,
     if (!a->hello_known)
         s_ask(self, a, now); // learn its knobs for the next time; go on
     s_episode_t *e = s_episode(self, agent, heal->op, false);
+    if (e && !e->in_flight && heal->req_id && e->req_id == heal->req_id) {
+        // A waiting agent repeats its request until a fix comes; this one
+        // was answered already (healed, or escalated).
+        self->counters[C_HEAL_REPEAT]++;
+        return;
+    }
     if (e && e->in_flight) {
         // Never two fixes in flight for one (agent, op): the one in flight
         // answers this request too.

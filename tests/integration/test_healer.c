@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,50 @@ test_healer_keeps_learning_after_sigkill(void **state)
         fail_msg("total_attempts never reached 2");
 }
 
+typedef struct {
+    env_t *env;
+    hb_retry_t *retry;
+    hb_err_t rc;
+} s_bg_run_t;
+
+static void *
+s_bg_run(void *arg)
+{
+    s_bg_run_t *b = arg;
+    b->rc = s_run(b->env, "load_late", 2, 30 * 1000000ull, &b->retry);
+    return NULL;
+}
+
+static void
+test_healer_started_after_the_heal_request_still_heals(void **state)
+{
+    env_t *env = *state;
+    s_start_agent(env, "loader-late"); // no healer on the bus yet
+    char back[160];
+    test_bus_back_of(env->front, back, sizeof back);
+    void *ctx = zmq_ctx_new();
+    const char *const prefixes[] = {"heal.loader-late", NULL};
+    void *sub = test_bus_sub(ctx, back, prefixes);
+    s_bg_run_t b = {env, NULL, HB_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_bg_run, &b), 0);
+    // The request goes out while nobody can answer it...
+    proto_msg_t m;
+    bool seen = test_bus_recv(sub, T_WAIT_MS, &m);
+    proto_msg_clear(&m);
+    if (!seen)
+        fail_msg("the agent never published its heal request");
+    // ...and a healer started now still heals: the waiting agent asks again.
+    s_start_healer(env, "healer-late");
+    pthread_join(t, NULL);
+    assert_int_equal(b.rc, HB_OK);
+    assert_int_equal(hb_retry_fixes_committed(b.retry), 1);
+    assert_true(hb_knob_get_int(env->timeout_ms) >= 400);
+    hb_retry_destroy(&b.retry);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_healer_ignores_garbage_on_the_bus(void **state)
 {
@@ -418,6 +463,9 @@ main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_healer_keeps_learning_after_sigkill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_healer_started_after_the_heal_request_still_heals, s_setup,
+            s_teardown),
         cmocka_unit_test_setup_teardown(test_healer_ignores_garbage_on_the_bus,
                                         s_setup, s_teardown),
     };

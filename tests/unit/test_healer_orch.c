@@ -204,6 +204,28 @@ test_orch_sends_tested_fix_and_never_two_in_flight(void **state)
 }
 
 static void
+test_orch_ignores_a_repeated_request_it_answered(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx(NULL);
+    s_hello(fx, "a1", s_all_knobs, 4);
+    s_heal(fx, "a1", "load", "TimeoutError", 7);
+    assert_int_equal(fx->n_sent, 1);
+    s_heal(fx, "a1", "load", "TimeoutError", 7); // repeated while in flight
+    assert_int_equal(fx->n_sent, 1);
+    s_result(fx, "a1", "load", fx->sent[0].fix_id, PROTO_OUTCOME_COMMITTED);
+    // A waiting agent's repeat that crossed the fix on the wire: answered.
+    s_heal(fx, "a1", "load", "TimeoutError", 7);
+    assert_int_equal(fx->n_sent, 1);
+    assert_int_equal(healer_orch_in_flight(fx->orch), 0);
+    // A new request of the same operation is a new episode.
+    s_heal(fx, "a1", "load", "TimeoutError", 8);
+    assert_int_equal(fx->n_sent, 2);
+    assert_int_equal(s_last(fx)->kind, PROTO_KIND_FIX);
+    s_fx_free(fx);
+}
+
+static void
 test_orch_resends_same_fix_id_then_moves_on(void **state)
 {
     (void)state;
@@ -399,6 +421,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orch_sends_tested_fix_and_never_two_in_flight),
+        cmocka_unit_test(test_orch_ignores_a_repeated_request_it_answered),
         cmocka_unit_test(test_orch_resends_same_fix_id_then_moves_on),
         cmocka_unit_test(test_orch_next_candidate_then_escalates_with_command),
         cmocka_unit_test(test_orch_intensity_limit_escalates_once_per_window),
