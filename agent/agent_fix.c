@@ -27,6 +27,12 @@ struct agent_fix {
     pthread_mutex_t lock;                 // guards pending and closed
     pthread_cond_t arrived;
     s_pending_t pending[AGENT_FIX_MAX_PENDING];
+    //  Escalations per operation, newest AGENT_FIX_MAX_PENDING operations.
+    struct {
+        char op[PROTO_MAX_NAME + 1];
+        uint64_t count;
+    } escalated[AGENT_FIX_MAX_PENDING];
+    size_t escalated_next;
     bool closed;
     atomic_bool interrupted;              // set from signal handlers too
 };
@@ -199,9 +205,59 @@ s_deadline(uint64_t wait_us)
     return ts;
 }
 
+//  Caller holds the lock.
+static uint64_t
+s_escalations(const agent_fix_t *self, const char *op)
+{
+    for (size_t i = 0; i < AGENT_FIX_MAX_PENDING; i++)
+        if (self->escalated[i].count &&
+            strcmp(self->escalated[i].op, op) == 0)
+            return self->escalated[i].count;
+    return 0;
+}
+
+uint64_t
+agent_fix_escalations(agent_fix_t *self, const char *op)
+{
+    pthread_mutex_lock(&self->lock);
+    uint64_t n = s_escalations(self, op);
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+void
+agent_fix_escalated(agent_fix_t *self, const char *op)
+{
+    pthread_mutex_lock(&self->lock);
+    size_t at = AGENT_FIX_MAX_PENDING;
+    for (size_t i = 0; i < AGENT_FIX_MAX_PENDING && at == AGENT_FIX_MAX_PENDING;
+         i++)
+        if (self->escalated[i].count && strcmp(self->escalated[i].op, op) == 0)
+            at = i;
+    if (at == AGENT_FIX_MAX_PENDING) { // a new operation replaces the oldest
+        at = self->escalated_next;
+        self->escalated_next = (at + 1) % AGENT_FIX_MAX_PENDING;
+        snprintf(self->escalated[at].op, sizeof self->escalated[at].op, "%s",
+                 op);
+        self->escalated[at].count = 0;
+    }
+    self->escalated[at].count++;
+    pthread_cond_broadcast(&self->arrived);
+    pthread_mutex_unlock(&self->lock);
+}
+
 proto_msg_t *
 agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
 {
+    bool gave_up;
+    return agent_fix_wait(self, op, wait_us, UINT64_MAX, &gave_up);
+}
+
+proto_msg_t *
+agent_fix_wait(agent_fix_t *self, const char *op, uint64_t wait_us,
+               uint64_t escalations_seen, bool *gave_up)
+{
+    *gave_up = false;
     //  Waits in slices so an interrupt raised from a signal handler, which
     //  cannot take the lock to signal the condition, is seen promptly.
     const uint64_t slice_us = 50 * 1000;
@@ -219,6 +275,11 @@ agent_fix_take(agent_fix_t *self, const char *op, uint64_t wait_us)
         if (spent >= wait_us || self->closed ||
             atomic_load(&self->interrupted))
             break;
+        if (escalations_seen != UINT64_MAX &&
+            s_escalations(self, op) > escalations_seen) {
+            *gave_up = true;
+            break;
+        }
         uint64_t left = wait_us - spent;
         struct timespec until = s_deadline(left < slice_us ? left : slice_us);
         pthread_cond_timedwait(&self->arrived, &self->lock, &until);

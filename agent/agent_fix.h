@@ -51,6 +51,18 @@ proto_msg_t *agent_fix_take(agent_fix_t *self, const char *op,
                             uint64_t wait_us);
 void agent_fix_free(proto_msg_t **msg_p);
 
+/*  Like agent_fix_take, but also returns NULL (with *gave_up true) once
+    the number of escalations recorded for `op` exceeds `escalations_seen`:
+    a healer gave up on it, so no fix is coming.  Any thread. */
+proto_msg_t *agent_fix_wait(agent_fix_t *self, const char *op,
+                            uint64_t wait_us, uint64_t escalations_seen,
+                            bool *gave_up);
+
+/*  Escalations recorded for `op` so far, and record one (the agent's
+    thread, on an `esc.<agent>` message); recording wakes waiters. */
+uint64_t agent_fix_escalations(agent_fix_t *self, const char *op);
+void agent_fix_escalated(agent_fix_t *self, const char *op);
+
 /*  Wake every thread waiting in agent_fix_take (on shutdown). */
 void agent_fix_close(agent_fix_t *self);
 

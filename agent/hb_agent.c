@@ -310,6 +310,17 @@ s_duplicate(s_actor_t *a, const proto_msg_t *msg)
     return false;
 }
 
+//  A healer gave up on one of our operations: whoever waits for a fix for
+//  it stops waiting.  ("esc.<name>" also matches longer names: check.)
+static void
+s_on_escalation(s_actor_t *a, const proto_msg_t *msg)
+{
+    if (strcmp(msg->subject, a->agent->name) != 0 ||
+        strcmp(msg->u.escalation.agent, a->agent->name) != 0)
+        return;
+    agent_fix_escalated(a->agent->fixes, msg->u.escalation.op);
+}
+
 static void
 s_on_message(s_actor_t *a, zmq_msg_t *topic, zmq_msg_t *body)
 {
@@ -329,6 +340,8 @@ s_on_message(s_actor_t *a, zmq_msg_t *topic, zmq_msg_t *body)
             s_on_fix(a, &msg);
         else if (msg.kind == PROTO_KIND_ASK)
             s_on_ask(a, &msg);
+        else if (msg.kind == PROTO_KIND_ESCALATION)
+            s_on_escalation(a, &msg);
     }
     proto_msg_clear(&msg);
 }
@@ -408,6 +421,8 @@ s_actor_open(s_actor_t *a)
     zsock_set_subscribe(a->sub, "ask.");
     char topic[PROTO_MAX_TOPIC + 1];
     snprintf(topic, sizeof topic, "fix.%s", self->name);
+    zsock_set_subscribe(a->sub, topic);
+    snprintf(topic, sizeof topic, "esc.%s", self->name);
     zsock_set_subscribe(a->sub, topic);
     for (size_t i = 0; i < self->brokers.count; i++)
         if (zsock_connect(a->sub, "%s", self->brokers.brokers[i].back) != 0)

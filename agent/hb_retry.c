@@ -310,6 +310,9 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
 {
     if (!self->agent || self->mode == HB_HEAL_OFF)
         return HB_EFAILED;
+    agent_fix_t *fixes = hb_agent_fixes(self->agent);
+    // Counted before the request leaves: an escalation can come back fast.
+    uint64_t escalations = agent_fix_escalations(fixes, self->op);
     agent_queue_msg_t m = {
         .kind = PROTO_KIND_HEAL,
         .req_id = hb_agent_next_req_id(self->agent),
@@ -347,8 +350,11 @@ s_heal(hb_retry_t *self, hb_op_fn *op, void *arg, hb_fail_t *fail,
         uint64_t wait = until - now;
         if (ask_again - now < wait)
             wait = ask_again - now;
+        bool gave_up = false;
         proto_msg_t *msg =
-            agent_fix_take(hb_agent_fixes(self->agent), self->op, wait);
+            agent_fix_wait(fixes, self->op, wait, escalations, &gave_up);
+        if (gave_up)
+            break; // the healer escalated: no fix is coming
         if (!msg)
             continue;
         bool ok = s_try_fix(self, msg, op, arg, k++, fail);

@@ -245,7 +245,9 @@ typedef bool(hb_op_fn)(void *arg, hb_fail_t *fail);
 /*  How hb_retry_run treats a failure that survives all retries. */
 typedef enum {
     HB_HEAL_OFF = 0, // no heal request; just fail
-    HB_HEAL_WAIT,    // publish a heal request and wait (bounded) for a fix
+    HB_HEAL_WAIT,    // publish a heal request and wait (bounded) for a fix,
+                     // repeating the request each second; an escalation
+                     // of the operation ends the wait at once
     HB_HEAL_ASYNC    // publish a heal request, fail now, apply the fix on a
                      // later call
 } hb_heal_mode_t;

@@ -283,7 +283,10 @@ test_healer_escalates_and_runs_command(void **state)
     s_start_healer(env, "healer-c");
     s_start_agent(env, "loader-c");
     hb_retry_t *r = NULL;
-    assert_int_equal(s_run(env, "upstream", 5, 3000000, &r), HB_EFAILED);
+    // An hour's wait budget: only the escalation, which tells the agent no
+    // fix is coming, can end the wait in time for the test.
+    assert_int_equal(s_run(env, "upstream", 5, 3600ull * 1000000, &r),
+                     HB_EFAILED);
     assert_int_equal(hb_retry_fixes_rolled_back(r), 2);
     hb_retry_destroy(&r);
     if (!s_wait_file(env->dir, "escalated", T_WAIT_MS))

@@ -496,6 +496,41 @@ test_fix_whose_action_refuses_is_undone(void **state)
 }
 
 static void
+test_escalation_ends_only_its_operations_wait(void **state)
+{
+    s_fixture_t *f = *state;
+    agent_fix_t *fixes = hb_agent_fixes(f->agent);
+    uint64_t seen = agent_fix_escalations(fixes, "load");
+    assert_int_equal(seen, 0);
+    agent_fix_escalated(fixes, "other_op");
+    bool gave_up = true;
+    // Another operation's escalation: the wait runs out (1 ms), not given up.
+    assert_null(agent_fix_wait(fixes, "load", 1000, seen, &gave_up));
+    assert_false(gave_up);
+    agent_fix_escalated(fixes, "load");
+    assert_int_equal(agent_fix_escalations(fixes, "load"), 1);
+    // An hour's wait ends at once: the test's timeout would catch a hang.
+    assert_null(agent_fix_wait(fixes, "load", 3600ull * 1000000, seen,
+                               &gave_up));
+    assert_true(gave_up);
+    // A pending fix still wins over an escalation counted earlier.
+    s_deliver(f, s_fix("loader-7", "late", PROTO_STEP_SET, "batch_size",
+                       INT(10)));
+    proto_msg_t *taken = agent_fix_wait(fixes, "load", 0, seen, &gave_up);
+    assert_non_null(taken);
+    assert_false(gave_up);
+    agent_fix_free(&taken);
+    // Many operations escalating: the table keeps the newest, never grows.
+    char op[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(op, sizeof op, "op-%d", i);
+        agent_fix_escalated(fixes, op);
+    }
+    assert_int_equal(agent_fix_escalations(fixes, "op-99"), 1);
+    assert_int_equal(agent_fix_escalations(fixes, "op-0"), 0);
+}
+
+static void
 test_newest_pending_fix_wins(void **state)
 {
     s_fixture_t *f = *state;
@@ -632,6 +667,8 @@ main(void)
             s_teardown),
         cmocka_unit_test_setup_teardown(
             test_fix_whose_action_refuses_is_undone, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_escalation_ends_only_its_operations_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newest_pending_fix_wins, s_setup,
                                         s_teardown),
     };
