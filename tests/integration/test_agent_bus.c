@@ -201,11 +201,11 @@ test_two_brokers_both_get_every_message(void **state)
     snprintf(both, sizeof both, "%s,%s", bus->front, second.front);
     hb_agent_t *a = hb_agent_new("twin-agent", both, NULL);
     assert_non_null(a);
-    // A probe reaches both brokers with one sequence number, so the second
-    // join may see the very probe the first one did.
-    uint64_t p1 = s_join(a, sub1);
-    uint64_t p2 = s_join(a, sub2);
-    assert_true(p2 >= p1);
+    // Each path joins on its own: the second subscriber may hold a probe
+    // older than the one the first saw (its broker's path was up sooner),
+    // so the two numbers are not ordered; both are real sequence numbers.
+    assert_true(s_join(a, sub1) >= 1);
+    assert_true(s_join(a, sub2) >= 1);
     assert_int_equal(hb_agent_success(a, "op", 42), HB_OK);
     zsock_t *subs[] = {sub1, sub2};
     for (int i = 0; i < 2; i++) {
